@@ -1,0 +1,56 @@
+"""Gram-induced kernels of linearized attention, NTK diagnostics and influence malleability.
+
+Every public name is importable from the package root. Names are resolved lazily (PEP 562), so
+``import sklearn_attnkernel`` and the numpy-only parts (attention transformers, kernels,
+diagnostics) never import torch; only the network, empirical-NTK and attack code does.
+"""
+
+import importlib
+
+__version__ = "0.1.0.dev0"
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    # attention transforms
+    "LinearizedAttention": "attention",
+    "SoftmaxAttention": "attention",
+    "linearized_attention_operator": "attention",
+    # kernels
+    "GramInducedKernel": "kernels",
+    # condition-number diagnostics
+    "KappaReport": "diagnostics",
+    "effective_condition_number": "diagnostics",
+    "feature_collapse": "diagnostics",
+    "kappa_report": "diagnostics",
+    "required_width": "diagnostics",
+    "spectral_amplification": "diagnostics",
+    # networks (torch)
+    "TwoLayerReLU": "networks",
+    "TwoLayerReLUClassifier": "mlp",
+    "TwoLayerReLURegressor": "mlp",
+    "make_mlp_attn": "pipelines",
+    "make_two_layer_relu": "pipelines",
+    # neural tangent kernels
+    "TwoLayerReLUNTK": "infinite_ntk",
+    "infinite_width_ntk": "infinite_ntk",
+    "empirical_ntk": "empirical_ntk",
+    "function_space_distance": "ntk_distance",
+    "ntk_distance": "ntk_distance",
+    "ntk_width_sweep": "ntk_distance",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    try:
+        module_name = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,72 @@
+"""The paper's two-layer ReLU network (Eq. 2) as a torch module."""
+
+import math
+
+import torch
+from torch import nn
+
+
+class TwoLayerReLU(nn.Module):
+    """Two-layer ReLU network ``f(x) = (1/√m) · relu(x Wᵀ) A`` without biases.
+
+    The first layer ``W`` (``width × n_features``, entries ``N(0, sigma_w²)``) is trained. The
+    readout ``A`` (``width × n_outputs``, Rademacher ±1) is a fixed buffer unless
+    ``train_readout=True``, in which case it is a parameter. This is the NTK parameterisation of
+    PAPER.md §3: the ``1/√m`` factor makes the empirical NTK converge as the width grows.
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension ``d``.
+    width : int
+        Hidden width ``m``.
+    n_outputs : int, default=1
+        Number of output columns ``C``; each has its own Rademacher readout column.
+    sigma_w : float, default=1.0
+        Standard deviation of the first-layer weights (our default; the paper's value is lost).
+    train_readout : bool, default=False
+        Whether ``A`` is trained too.
+
+    Notes
+    -----
+    Initialisation draws from torch's global generator; seed it (or fork it with
+    :func:`torch.random.fork_rng`) for reproducible weights.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_attnkernel import TwoLayerReLU
+    >>> _ = torch.manual_seed(0)
+    >>> net = TwoLayerReLU(n_features=3, width=8, n_outputs=2)
+    >>> net(torch.ones(5, 3)).shape
+    torch.Size([5, 2])
+    """
+
+    def __init__(self, n_features, width, n_outputs=1, *, sigma_w=1.0, train_readout=False):
+        super().__init__()
+        for name, value in (("n_features", n_features), ("width", width), ("n_outputs", n_outputs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if not (isinstance(sigma_w, int | float) and math.isfinite(sigma_w) and sigma_w > 0):
+            raise ValueError(f"sigma_w must be a finite number > 0, got {sigma_w!r}.")
+        self.n_features = n_features
+        self.width = width
+        self.n_outputs = n_outputs
+        self.sigma_w = float(sigma_w)
+        self.train_readout = bool(train_readout)
+        self.W = nn.Parameter(torch.randn(width, n_features) * self.sigma_w)
+        readout = torch.randint(0, 2, (width, n_outputs)).to(torch.get_default_dtype()) * 2 - 1
+        if self.train_readout:
+            self.A = nn.Parameter(readout)
+        else:
+            self.register_buffer("A", readout)
+
+    def forward(self, X):
+        """Return the ``(n, n_outputs)`` network outputs for inputs ``X`` of shape ``(n, d)``."""
+        return torch.relu(X @ self.W.T) @ self.A / math.sqrt(self.width)
+
+    def extra_repr(self):
+        return (
+            f"n_features={self.n_features}, width={self.width}, n_outputs={self.n_outputs}, "
+            f"sigma_w={self.sigma_w}, train_readout={self.train_readout}"
+        )
