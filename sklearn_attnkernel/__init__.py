@@ -37,6 +37,17 @@ _EXPORTS = {
     "function_space_distance": "ntk_distance",
     "ntk_distance": "ntk_distance",
     "ntk_width_sweep": "ntk_distance",
+    # influence (numpy) and malleability metrics
+    "intrinsic_sensitivity": "influence",
+    "loo_influence": "influence",
+    "loo_influence_features": "influence",
+    "influence_flip_rate": "influence_metrics",
+    "influence_rank_correlation": "influence_metrics",
+    "top_k_stability": "influence_metrics",
+    # attacks (torch)
+    "fgsm": "attacks",
+    "mim": "attacks",
+    "pgd": "attacks",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,5 +1,6 @@
 """``python -m sklearn_attnkernel`` runs the ``attnkernel`` command line."""
 
-from sklearn_attnkernel.cli import main
+if __name__ == "__main__":
+    from sklearn_attnkernel.cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())
