@@ -38,6 +38,7 @@ _EXPORTS = {
     "ntk_distance": "ntk_distance",
     "ntk_width_sweep": "ntk_distance",
     # influence (numpy) and malleability metrics
+    "NumericalCheckError": "influence",
     "intrinsic_sensitivity": "influence",
     "loo_influence": "influence",
     "loo_influence_features": "influence",
