@@ -19,6 +19,7 @@ _EXPORTS = {
     "GramInducedKernel": "kernels",
     # condition-number diagnostics
     "KappaReport": "diagnostics",
+    "NumericalRankWarning": "diagnostics",
     "effective_condition_number": "diagnostics",
     "feature_collapse": "diagnostics",
     "kappa_report": "diagnostics",

@@ -1,0 +1,38 @@
+"""The public namespace: every exported name resolves, and the numpy-only parts stay torch-free."""
+
+import subprocess
+import sys
+
+import pytest
+
+import sklearn_attnkernel
+
+
+@pytest.mark.parametrize("name", sklearn_attnkernel.__all__)
+def test_every_exported_name_resolves(name):
+    obj = getattr(sklearn_attnkernel, name)
+    assert obj.__module__.startswith("sklearn_attnkernel.")
+    assert obj.__doc__, f"{name} has no docstring"
+
+
+def test_unknown_attribute_raises_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        sklearn_attnkernel.not_a_name
+
+
+NUMPY_ONLY_MODULES = [
+    "sklearn_attnkernel",
+    "sklearn_attnkernel.attention",
+    "sklearn_attnkernel.kernels",
+    "sklearn_attnkernel.diagnostics",
+    "sklearn_attnkernel.cli",
+    "sklearn_attnkernel.infinite_ntk",
+    "sklearn_attnkernel.influence",
+    "sklearn_attnkernel.influence_metrics",
+]
+
+
+@pytest.mark.parametrize("module", NUMPY_ONLY_MODULES)
+def test_numpy_only_module_does_not_import_torch(module):
+    code = f"import sys, {module}; assert 'torch' not in sys.modules, sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
