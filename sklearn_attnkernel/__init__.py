@@ -15,6 +15,10 @@ _EXPORTS = {
     "LinearizedAttention": "attention",
     "SoftmaxAttention": "attention",
     "linearized_attention_operator": "attention",
+    # datasets and their preprocessing
+    "DatasetStandardizer": "datasets",
+    "dataset_standardizer": "datasets",
+    "load_dataset": "datasets",
     # kernels
     "GramInducedKernel": "kernels",
     # condition-number diagnostics
@@ -32,12 +36,12 @@ _EXPORTS = {
     "make_mlp_attn": "pipelines",
     "make_two_layer_relu": "pipelines",
     # neural tangent kernels
-    "TwoLayerReLUNTK": "infinite_ntk",
-    "infinite_width_ntk": "infinite_ntk",
-    "empirical_ntk": "empirical_ntk",
-    "function_space_distance": "ntk_distance",
-    "ntk_distance": "ntk_distance",
-    "ntk_width_sweep": "ntk_distance",
+    "TwoLayerReLUNTK": "ntk_infinite",
+    "infinite_width_ntk": "ntk_infinite",
+    "empirical_ntk": "ntk_empirical",
+    "function_space_distance": "ntk_metrics",
+    "ntk_distance": "ntk_metrics",
+    "ntk_width_sweep": "ntk_metrics",
     # influence (numpy) and malleability metrics
     "NumericalCheckError": "influence",
     "intrinsic_sensitivity": "influence",

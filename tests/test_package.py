@@ -26,7 +26,8 @@ NUMPY_ONLY_MODULES = [
     "sklearn_attnkernel.kernels",
     "sklearn_attnkernel.diagnostics",
     "sklearn_attnkernel.cli",
-    "sklearn_attnkernel.infinite_ntk",
+    "sklearn_attnkernel.datasets",
+    "sklearn_attnkernel.ntk_infinite",
     "sklearn_attnkernel.influence",
     "sklearn_attnkernel.influence_metrics",
 ]
