@@ -5,32 +5,111 @@ encoding, then build a :class:`skorch.NeuralNet` in ``fit`` (stored as ``net_``)
 :class:`~sklearn_attnkernel.networks.TwoLayerReLU` and trains it with Adam under a local torch
 seed. The skorch net is a private subclass whose only loss-related hook, ``get_loss``, adds the
 ``λ‖θ − θ₀‖²`` term of PAPER.md §3.
+
+Adversarial training (PAPER.md §5, issue #4 §6): with ``adversarial_training={...}`` each
+training batch is replaced by PGD (or FGSM/MIM) examples of that batch made against the current
+network, in the estimator's own input (feature) space. :func:`make_adversarially_trained`
+returns an :class:`AdversarialPipeline`, which makes the same attacks in the *pipeline's* input
+space (e.g. pixels), through its fitted transformers mapped to torch.
 """
 
 import logging
+import math
 import numbers
 import warnings
 from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 from tqdm.auto import tqdm
 
+from .attacks import fgsm, mim, pgd
 from .networks import TwoLayerReLU
+from .torch_pipeline import _transformers_map
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TwoLayerReLUClassifier", "TwoLayerReLURegressor"]
+__all__ = [
+    "AdversarialPipeline",
+    "TwoLayerReLUClassifier",
+    "TwoLayerReLURegressor",
+    "make_adversarially_trained",
+]
 
 _TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+# --------------------------------------------------------------------------------------------
+# adversarial training configuration
+# --------------------------------------------------------------------------------------------
+# Defaults of the ``adversarial_training`` dict. step_size None means 2.5 · ε / steps, the rule
+# of Madry et al. (2018) *(ours: the paper gives no value)*.
+_ADVERSARIAL_DEFAULTS = {
+    "epsilon": 0.3,
+    "steps": 10,
+    "step_size": None,
+    "random_start": True,
+    "clip": None,
+    "method": "pgd",
+}
+_ADVERSARIAL_METHODS = ("pgd", "fgsm", "mim")
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_adversarial_training(config):
+    """Validate an ``adversarial_training`` dict; return it completed with the defaults."""
+    unknown = sorted(set(config) - set(_ADVERSARIAL_DEFAULTS), key=str)
+    if unknown:
+        raise ValueError(
+            f"adversarial_training has unknown key(s) {unknown}; the allowed keys are "
+            f"{sorted(_ADVERSARIAL_DEFAULTS)}."
+        )
+    cfg = {**_ADVERSARIAL_DEFAULTS, **config}
+
+    def bad(key, expected):
+        return ValueError(f"adversarial_training[{key!r}] must be {expected}; got {cfg[key]!r}.")
+
+    if not (_is_real(cfg["epsilon"]) and math.isfinite(cfg["epsilon"]) and cfg["epsilon"] >= 0):
+        raise bad("epsilon", "a finite number >= 0 (the radius of the ℓ∞ ball)")
+    if not (isinstance(cfg["steps"], numbers.Integral) and not isinstance(cfg["steps"], bool)):
+        raise bad("steps", "an integer >= 1")
+    if cfg["steps"] < 1:
+        raise bad("steps", "an integer >= 1")
+    step_size = cfg["step_size"]
+    if step_size is not None and not (
+        _is_real(step_size) and math.isfinite(step_size) and step_size > 0
+    ):
+        raise bad("step_size", "None (2.5 · epsilon / steps) or a finite number > 0")
+    if not isinstance(cfg["random_start"], bool | np.bool_):
+        raise bad("random_start", "True or False")
+    clip = cfg["clip"]
+    if clip is not None and not (
+        isinstance(clip, tuple | list)
+        and len(clip) == 2
+        and all(_is_real(v) and math.isfinite(v) for v in clip)
+        and clip[0] < clip[1]
+    ):
+        raise bad("clip", "None or a pair (lo, hi) of finite numbers with lo < hi, e.g. (0, 1)")
+    if cfg["method"] not in _ADVERSARIAL_METHODS:
+        raise bad("method", f"one of {_ADVERSARIAL_METHODS}")
+    if step_size is None:
+        cfg["step_size"] = 2.5 * cfg["epsilon"] / cfg["steps"] if cfg["epsilon"] > 0 else 1.0
+    cfg["clip"] = None if clip is None else (float(clip[0]), float(clip[1]))
+    cfg["random_start"] = bool(cfg["random_start"])
+    return cfg
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,17 +179,69 @@ class _RegularizedNet(NeuralNet):
     ``initialize``. It is listed in ``cuda_dependent_attributes_`` so that skorch's pickling maps
     it to an available device like the module itself.
 
-    ``infer`` is overridden only to run the forward pass under ``torch.autocast`` (bfloat16) when
-    ``autocast=True``; the output is cast back to the module's dtype so that the loss is computed
-    in full precision.
+    ``infer`` is overridden to apply ``input_transform`` (a torch map from the pipeline's input
+    space to the module's features, set only while an :class:`AdversarialPipeline` trains) and to
+    run the forward pass under ``torch.autocast`` (bfloat16) when ``autocast=True``; the output
+    is cast back to the module's dtype so that the loss is computed in full precision.
+
+    ``train_step_single`` is overridden for adversarial training (``adversarial``, a validated
+    config dict, or None).
     """
 
     cuda_dependent_attributes_: ClassVar[list] = ["theta0_"]
 
-    def __init__(self, *args, reg_lambda=0.0, autocast=False, **kwargs):
+    def __init__(
+        self,
+        *args,
+        reg_lambda=0.0,
+        autocast=False,
+        adversarial=None,
+        input_transform=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.reg_lambda = reg_lambda
         self.autocast = autocast
+        self.adversarial = adversarial
+        self.input_transform = input_transform
+
+    # Madry-style adversarial training needs, for every batch, an attack against the *current*
+    # weights whose result replaces the batch in the forward pass that updates them.
+    # train_step_single is the skorch hook that owns that forward pass; get_loss only receives
+    # predictions already made from the clean batch (it would need a second forward), and
+    # callbacks (on_batch_begin) can observe the batch but not replace it.
+    def train_step_single(self, batch, **fit_params):
+        if self.adversarial is None:
+            return super().train_step_single(batch, **fit_params)
+        Xi, yi = unpack_data(batch)
+        return super().train_step_single((self._adversarial_batch(Xi, yi), yi), **fit_params)
+
+    def _adversarial_batch(self, Xi, yi):
+        """Attack the batch with the task loss of the current network (weights untouched).
+
+        The attacks differentiate with respect to the input only (``torch.autograd.grad`` on the
+        input), so no gradient accumulates in the parameters. Random starts are drawn on the CPU
+        from torch's global CPU generator, which ``fit`` forks and seeds, then moved to the
+        batch's device: the same seed gives the same starts on every device.
+        """
+        cfg = self.adversarial
+
+        def objective(x):
+            return self.criterion_(self.infer(x), yi)
+
+        if cfg["method"] == "fgsm":
+            return fgsm(objective, Xi, epsilon=cfg["epsilon"], clip=cfg["clip"])
+        attack = pgd if cfg["method"] == "pgd" else mim
+        return attack(
+            objective,
+            Xi,
+            epsilon=cfg["epsilon"],
+            steps=cfg["steps"],
+            step_size=cfg["step_size"],
+            random_start=cfg["random_start"],
+            clip=cfg["clip"],
+            random_state=torch.default_generator,
+        )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -125,6 +256,8 @@ class _RegularizedNet(NeuralNet):
         return loss
 
     def infer(self, x, **fit_params):
+        if self.input_transform is not None:
+            x = self.input_transform(x)
         if not self.autocast:
             return super().infer(x, **fit_params)
         dtype = self.module_.W.dtype
@@ -186,6 +319,7 @@ class _BaseTwoLayerReLU(BaseEstimator):
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "mixed_precision": ["boolean"],
+        "adversarial_training": [None, dict],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -195,8 +329,17 @@ class _BaseTwoLayerReLU(BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _fit_network(self, X, y_train, n_outputs, criterion):
-        """Build, initialise and train ``net_``; set the fitted attributes shared by both."""
+    def _fit_network(self, X, y_train, n_outputs, criterion, input_space=None):
+        """Build, initialise and train ``net_``; set the fitted attributes shared by both.
+
+        ``input_space`` is None, or ``(X_input, steps)`` from :class:`AdversarialPipeline`: the
+        raw pipeline inputs and its fitted transformers. The network is then trained on
+        ``X_input`` through the transformers mapped to torch (so attacks act on ``X_input``),
+        and the map is dropped after training: ``net_`` maps features, like without it.
+        """
+        adversarial = None
+        if self.adversarial_training is not None:
+            adversarial = _check_adversarial_training(self.adversarial_training)
         device = _resolve_device(self.device)
         dtype = _TORCH_DTYPES[self.dtype]
         autocast = bool(self.mixed_precision)
@@ -233,9 +376,25 @@ class _BaseTwoLayerReLU(BaseEstimator):
             verbose=0,
             reg_lambda=float(self.reg_lambda),
             autocast=autocast,
+            adversarial=adversarial,
         )
+        X_train = X
+        if input_space is not None:
+            X_train, steps = input_space
+            net.input_transform = _transformers_map(
+                steps, n_features_in=X_train.shape[1], dtype=dtype, device=device
+            ).features
+        if adversarial is not None and adversarial["clip"] is not None and X_train.size:
+            lo, hi = adversarial["clip"]
+            if X_train.min() < lo or X_train.max() > hi:
+                where = "pipeline input" if input_space is not None else "X"
+                raise ValueError(
+                    f"The {where} has values in [{X_train.min():.4g}, {X_train.max():.4g}], "
+                    f"outside adversarial_training['clip']={adversarial['clip']!r}; scale the "
+                    "data into the clip range (e.g. pixels to [0, 1]) or widen clip."
+                )
         # The data go to the device once; every batch of every epoch is a gather from these.
-        X_t = _as_device_tensor(X, dtype, device)
+        X_t = _as_device_tensor(X_train, dtype, device)
         y_t = y_train.to(device)
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(self._torch_seed())
@@ -249,8 +408,11 @@ class _BaseTwoLayerReLU(BaseEstimator):
                 name: value.detach().cpu().clone()
                 for name, value in net.module_.state_dict().items()
             }
-            if self.max_epochs > 0:
-                net.partial_fit(X_t, y_t)
+            try:
+                if self.max_epochs > 0:
+                    net.partial_fit(X_t, y_t)
+            finally:
+                net.input_transform = None
         self.net_ = net
         self.history_ = net.history
         self.n_outputs_ = n_outputs
@@ -379,6 +541,17 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
     mixed_precision : bool, default=False
         Run the forward pass under :func:`torch.autocast` with bfloat16 (meant for float32
         networks on CUDA). Ignored with a :class:`UserWarning` on the CPU.
+    adversarial_training : dict or None, default=None
+        None trains on the data as given. A dict turns on adversarial training (Madry et al.):
+        every mini-batch is replaced, inside the training step, by adversarial examples of that
+        batch made against the current network to increase its task loss, in an ℓ∞ ball. Keys
+        (all optional): ``"epsilon"`` (radius, default 0.3), ``"steps"`` (default 10),
+        ``"step_size"`` (default None: ``2.5 · epsilon / steps`` *(ours)*),
+        ``"random_start"`` (default True), ``"clip"`` (``(lo, hi)`` or None) and ``"method"``
+        (``"pgd"``, ``"fgsm"`` or ``"mim"``; default ``"pgd"``). On its own, or as the last
+        step of a plain :class:`~sklearn.pipeline.Pipeline`, the estimator attacks its own input
+        (the features); to attack the pipeline's input (e.g. pixels) through its transformers,
+        use :func:`make_adversarially_trained`. Training costs about ``steps + 1`` times as much.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's CPU generator, inside :func:`torch.random.fork_rng`, for the weight
         initialisation and the mini-batch shuffling; torch's global generator state is left as
@@ -471,6 +644,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
         device="auto",
         dtype="float32",
         mixed_precision=False,
+        adversarial_training=None,
         random_state=None,
         verbose=0,
     ):
@@ -485,6 +659,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
         self.device = device
         self.dtype = dtype
         self.mixed_precision = mixed_precision
+        self.adversarial_training = adversarial_training
         self.random_state = random_state
         self.verbose = verbose
 
@@ -504,6 +679,9 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
         self : object
             The fitted classifier.
         """
+        return self._fit(X, y)
+
+    def _fit(self, X, y, input_space=None):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], copy=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
@@ -528,7 +706,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
             n_outputs = len(classes)
             criterion = torch.nn.CrossEntropyLoss
             y_train = torch.as_tensor(y_index, dtype=torch.long)
-        return self._fit_network(X, y_train, n_outputs, criterion)
+        return self._fit_network(X, y_train, n_outputs, criterion, input_space)
 
     def decision_function(self, X):
         """Raw network outputs.
@@ -673,6 +851,17 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
     mixed_precision : bool, default=False
         Run the forward pass under :func:`torch.autocast` with bfloat16 (meant for float32
         networks on CUDA). Ignored with a :class:`UserWarning` on the CPU.
+    adversarial_training : dict or None, default=None
+        None trains on the data as given. A dict turns on adversarial training (Madry et al.):
+        every mini-batch is replaced, inside the training step, by adversarial examples of that
+        batch made against the current network to increase its task loss, in an ℓ∞ ball. Keys
+        (all optional): ``"epsilon"`` (radius, default 0.3), ``"steps"`` (default 10),
+        ``"step_size"`` (default None: ``2.5 · epsilon / steps`` *(ours)*),
+        ``"random_start"`` (default True), ``"clip"`` (``(lo, hi)`` or None) and ``"method"``
+        (``"pgd"``, ``"fgsm"`` or ``"mim"``; default ``"pgd"``). On its own, or as the last
+        step of a plain :class:`~sklearn.pipeline.Pipeline`, the estimator attacks its own input
+        (the features); to attack the pipeline's input (e.g. pixels) through its transformers,
+        use :func:`make_adversarially_trained`. Training costs about ``steps + 1`` times as much.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's CPU generator, inside :func:`torch.random.fork_rng`, for the weight
         initialisation and the mini-batch shuffling; torch's global generator state is left as
@@ -744,6 +933,7 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
         device="auto",
         dtype="float32",
         mixed_precision=False,
+        adversarial_training=None,
         random_state=None,
         verbose=0,
     ):
@@ -757,6 +947,7 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
         self.device = device
         self.dtype = dtype
         self.mixed_precision = mixed_precision
+        self.adversarial_training = adversarial_training
         self.random_state = random_state
         self.verbose = verbose
 
@@ -776,6 +967,9 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
         self : object
             The fitted regressor.
         """
+        return self._fit(X, y)
+
+    def _fit(self, X, y, input_space=None):
         _check_numeric_targets(y)
         X, y = validate_data(
             self,
@@ -791,7 +985,7 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
         target = y.reshape(len(y), -1)
         # np.array copies: y may be read-only, and torch cannot hold read-only memory.
         y_train = torch.from_numpy(np.array(target, dtype=np.float64)).to(_TORCH_DTYPES[self.dtype])
-        return self._fit_network(X, y_train, target.shape[1], torch.nn.MSELoss)
+        return self._fit_network(X, y_train, target.shape[1], torch.nn.MSELoss, input_space)
 
     def predict(self, X):
         """Network outputs.
@@ -855,3 +1049,159 @@ def _check_numeric_targets(y):
             f"float ({exc}). Encode the targets as numbers, or use TwoLayerReLUClassifier for "
             "class labels."
         ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# adversarial training in a pipeline's input space
+# --------------------------------------------------------------------------------------------
+def _is_passthrough(step):
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+class AdversarialPipeline(Pipeline):
+    """A pipeline whose final network is adversarially trained in the pipeline's input space.
+
+    A plain :class:`~sklearn.pipeline.Pipeline` hands its last step only the transformed
+    features, so ``adversarial_training`` on the network would attack the features. This
+    subclass changes :meth:`fit` alone: it fits the transformers on ``X`` as a pipeline does,
+    maps them (fitted) to torch with
+    :class:`~sklearn_attnkernel.torch_pipeline.TorchPipeline`, and trains the network on the
+    raw ``X`` through that map, so each batch's adversarial examples are made in the input space
+    (pixels, with the ``clip`` range of pixels) and pass through the transformers. Everything
+    else (``predict``, ``score``, indexing, ``set_params``) is the pipeline's, and the fitted
+    network maps features as usual. Build one with :func:`make_adversarially_trained`.
+
+    Parameters
+    ----------
+    steps : list of tuple
+        ``(name, transformer)`` pairs, the last one a
+        :class:`TwoLayerReLUClassifier` or :class:`TwoLayerReLURegressor`. The transformers must
+        be supported by :class:`~sklearn_attnkernel.torch_pipeline.TorchPipeline`.
+    transform_input : None
+        Must be None (no metadata routing).
+    memory : None
+        Caching is not supported; must be None.
+    verbose : bool, default=False
+        As for :class:`~sklearn.pipeline.Pipeline`.
+
+    See Also
+    --------
+    make_adversarially_trained : Build one from an existing pipeline.
+
+    Notes
+    -----
+    While training, attention steps keep the reference set fitted on the clean training data:
+    an adversarial example is a new point seen through the fitted transformers, not a change of
+    the reference set (that is what
+    :func:`~sklearn_attnkernel.attacks.attack_training_points` does). When the last step's
+    ``adversarial_training`` is None, :meth:`fit` is the plain pipeline's. Fit parameters are
+    not supported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_attnkernel import make_two_layer_relu
+    >>> from sklearn_attnkernel.mlp import make_adversarially_trained
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.uniform(size=(40, 4)), np.arange(40) % 2
+    >>> model = make_adversarially_trained(
+    ...     make_two_layer_relu(width=16, max_epochs=3, device="cpu", random_state=0),
+    ...     epsilon=0.05, steps=3, clip=(0, 1))
+    >>> type(model).__name__, model[-1].adversarial_training["epsilon"]
+    ('AdversarialPipeline', 0.05)
+    >>> model.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **params):
+        """Fit the transformers, then train the network adversarially on the raw inputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs in the pipeline's input space.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Labels or targets.
+        **params : dict
+            Not supported with adversarial training (raises a TypeError if given).
+
+        Returns
+        -------
+        self : AdversarialPipeline
+            The fitted pipeline.
+        """
+        final = self.steps[-1][1]
+        if not isinstance(final, _BaseTwoLayerReLU):
+            raise TypeError(
+                f"The last step of an AdversarialPipeline must be a TwoLayerReLUClassifier or "
+                f"TwoLayerReLURegressor; got {type(final).__name__}."
+            )
+        if final.adversarial_training is None:
+            return super().fit(X, y, **params)
+        if params:
+            raise TypeError(
+                f"AdversarialPipeline.fit does not accept fit parameters; got {sorted(params)}."
+            )
+        if self.memory is not None:
+            raise ValueError(
+                f"AdversarialPipeline does not support caching; got memory={self.memory!r}. "
+                "Pass memory=None."
+            )
+        X_input = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+        Xt = X
+        transformers = [(name, step) for name, step in self.steps[:-1]]
+        for name, step in transformers:
+            if not _is_passthrough(step):
+                logger.debug("AdversarialPipeline: fitting step %r", name)
+                Xt = step.fit_transform(Xt, y)
+        final._validate_params()
+        final._fit(Xt, y, input_space=(X_input, transformers))
+        return self
+
+
+def make_adversarially_trained(estimator, **adversarial_training):
+    """Return an unfitted copy of `estimator` that trains adversarially in its input space.
+
+    Parameters
+    ----------
+    estimator : Pipeline, TwoLayerReLUClassifier or TwoLayerReLURegressor
+        A pipeline ending in one of our networks (e.g. from
+        :func:`~sklearn_attnkernel.make_two_layer_relu` or
+        :func:`~sklearn_attnkernel.make_mlp_attn`), or a bare network. It is cloned, not
+        modified.
+    **adversarial_training : dict
+        The keys of ``adversarial_training`` (``epsilon``, ``steps``, ``step_size``,
+        ``random_start``, ``clip``, ``method``), validated now; see
+        :class:`TwoLayerReLUClassifier`.
+
+    Returns
+    -------
+    estimator : AdversarialPipeline, TwoLayerReLUClassifier or TwoLayerReLURegressor
+        For a pipeline, an :class:`AdversarialPipeline` with cloned steps whose network has
+        ``adversarial_training`` set, so that attacks act on the pipeline's input (e.g. pixels
+        in ``[0, 1]`` with ``clip=(0, 1)``). For a bare network, a clone with the parameter set.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel import make_mlp_attn
+    >>> from sklearn_attnkernel.mlp import make_adversarially_trained
+    >>> model = make_adversarially_trained(make_mlp_attn(width=32), epsilon=0.1, clip=(0, 1))
+    >>> [name for name, _ in model.steps]
+    ['normalize', 'attention', 'mlp']
+    >>> model.get_params()["mlp__adversarial_training"]
+    {'epsilon': 0.1, 'clip': (0, 1)}
+    """
+    _check_adversarial_training(adversarial_training)
+    if isinstance(estimator, _BaseTwoLayerReLU):
+        return clone(estimator).set_params(adversarial_training=dict(adversarial_training))
+    if not isinstance(estimator, Pipeline) or not isinstance(
+        estimator.steps[-1][1], _BaseTwoLayerReLU
+    ):
+        raise TypeError(
+            "estimator must be a Pipeline ending in a TwoLayerReLUClassifier/"
+            f"TwoLayerReLURegressor, or one of those; got {type(estimator).__name__}."
+        )
+    steps = clone(estimator).steps
+    steps[-1][1].set_params(adversarial_training=dict(adversarial_training))
+    return AdversarialPipeline(steps, verbose=estimator.verbose)
