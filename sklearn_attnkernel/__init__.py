@@ -50,7 +50,14 @@ _EXPORTS = {
     "influence_flip_rate": "influence_metrics",
     "influence_rank_correlation": "influence_metrics",
     "top_k_stability": "influence_metrics",
-    # attacks (torch)
+    # influence of trained networks, malleability scorer, interventions
+    "InfluenceMalleability": "malleability",
+    "influence_scores": "estimator_influence",
+    "run_intervention": "interventions",
+    # attacks and their torch view of fitted pipelines
+    "TorchPipeline": "torch_pipeline",
+    "attack_training_points": "attacks",
+    "make_adversarially_trained": "mlp",
     "fgsm": "attacks",
     "mim": "attacks",
     "pgd": "attacks",
