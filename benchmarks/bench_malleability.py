@@ -31,7 +31,6 @@ import time
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from sklearn_attnkernel import load_dataset, make_mlp_attn, make_two_layer_relu
@@ -49,19 +48,6 @@ MNIST_ROOT = "/work/shared/data/mnist"
 ATTACK = {"epsilon": 0.3, "steps": 40, "step_size": 0.01, "clip": (0.0, 1.0)}
 
 
-class RecordingPipeline(Pipeline):
-    """Keeps the raw training data as ``X_fit_``/``y_fit_``, which the scorer reads."""
-
-    def fit(self, X, y=None, **params):
-        super().fit(X, y, **params)
-        self.X_fit_, self.y_fit_ = np.asarray(X, dtype=np.float64), np.asarray(y)
-        return self
-
-
-def _recording(pipeline):
-    return RecordingPipeline(pipeline.steps)
-
-
 def _timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -73,9 +59,7 @@ def bench_timing(n_train, n_test, width, epochs):
         "mnist", root=MNIST_ROOT, split="test", n_samples=n_train + n_test, random_state=0
     )
     Xtr, Xte, ytr, yte = train_test_split(X, y, train_size=n_train, stratify=y, random_state=0)
-    model = _recording(
-        make_mlp_attn(width=width, lr=1e-2, max_epochs=epochs, device="cpu", random_state=0)
-    )
+    model = make_mlp_attn(width=width, lr=1e-2, max_epochs=epochs, device="cpu", random_state=0)
     t_fit, _ = _timed(lambda: model.fit(Xtr, ytr))
     accuracy = model.score(Xte, yte)
 
@@ -113,15 +97,13 @@ def bench_flip_rates(n_train, n_test, width, epochs, seeds, reg_lambda):
             Xtr, Xte, ytr, yte = train_test_split(
                 X, y, train_size=n_train, test_size=n_test, stratify=y, random_state=seed
             )
-            model = _recording(
-                factory(
-                    width=width,
-                    lr=1e-2,
-                    reg_lambda=reg_lambda,
-                    max_epochs=epochs,
-                    device="cpu",
-                    random_state=seed,
-                )
+            model = factory(
+                width=width,
+                lr=1e-2,
+                reg_lambda=reg_lambda,
+                max_epochs=epochs,
+                device="cpu",
+                random_state=seed,
             ).fit(Xtr, ytr)
             accuracy = model.score(Xte, yte)
             for attack in ("pgd", "random"):

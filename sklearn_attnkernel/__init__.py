@@ -57,7 +57,7 @@ _EXPORTS = {
     # attacks and their torch view of fitted pipelines
     "TorchPipeline": "torch_pipeline",
     "attack_training_points": "attacks",
-    "make_adversarially_trained": "mlp",
+    "make_adversarially_trained": "pipelines",
     "fgsm": "attacks",
     "mim": "attacks",
     "pgd": "attacks",

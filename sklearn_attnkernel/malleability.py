@@ -128,8 +128,10 @@ class InfluenceMalleability:
     since); both raise :class:`ValueError` naming the parameter, the value and what is allowed.
 
     **Training data.** The scorer reads the raw training data from the fitted estimator's
-    ``X_fit_`` and ``y_fit_``. Our networks record them; a pipeline must record them too (its
-    last step only sees transformed features). In cross-validation they are the training fold,
+    ``X_fit_`` and ``y_fit_``. Our networks record them, and so does the
+    :class:`~sklearn_attnkernel.pipelines.NetworkPipeline` that :func:`make_two_layer_relu` and
+    :func:`make_mlp_attn` return (a plain :class:`~sklearn.pipeline.Pipeline` does not: its last
+    step only sees transformed features). In cross-validation they are the training fold,
     and ``(X, y)`` the held-out fold, so nothing leaks.
 
     **Undefined values.** When no training point has a positive influence, ``T`` is empty:

@@ -8,9 +8,10 @@ seed. The skorch net is a private subclass whose only loss-related hook, ``get_l
 
 Adversarial training (PAPER.md §5, issue #4 §6): with ``adversarial_training={...}`` each
 training batch is replaced by PGD (or FGSM/MIM) examples of that batch made against the current
-network, in the estimator's own input (feature) space. :func:`make_adversarially_trained`
-returns an :class:`AdversarialPipeline`, which makes the same attacks in the *pipeline's* input
-space (e.g. pixels), through its fitted transformers mapped to torch.
+network, in the estimator's own input (feature) space. As the last step of a
+:class:`~sklearn_attnkernel.pipelines.NetworkPipeline` (what :func:`make_mlp_attn` and
+:func:`make_two_layer_relu` return) the same attacks are made in the *pipeline's* input space
+(e.g. pixels), through its fitted transformers mapped to torch.
 """
 
 import logging
@@ -21,9 +22,8 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
-from sklearn.pipeline import Pipeline
-from sklearn.utils import check_array, check_random_state
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -39,12 +39,7 @@ from .torch_pipeline import _transformers_map
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "AdversarialPipeline",
-    "TwoLayerReLUClassifier",
-    "TwoLayerReLURegressor",
-    "make_adversarially_trained",
-]
+__all__ = ["TwoLayerReLUClassifier", "TwoLayerReLURegressor"]
 
 _TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -180,8 +175,9 @@ class _RegularizedNet(NeuralNet):
     it to an available device like the module itself.
 
     ``infer`` is overridden to apply ``input_transform`` (a torch map from the pipeline's input
-    space to the module's features, set only while an :class:`AdversarialPipeline` trains) and to
-    run the forward pass under ``torch.autocast`` (bfloat16) when ``autocast=True``; the output
+    space to the module's features, set only while a
+    :class:`~sklearn_attnkernel.pipelines.NetworkPipeline` trains adversarially) and to run the
+    forward pass under ``torch.autocast`` (bfloat16) when ``autocast=True``; the output
     is cast back to the module's dtype so that the loss is computed in full precision.
 
     ``train_step_single`` is overridden for adversarial training (``adversarial``, a validated
@@ -332,10 +328,11 @@ class _BaseTwoLayerReLU(BaseEstimator):
     def _fit_network(self, X, y_train, n_outputs, criterion, input_space=None):
         """Build, initialise and train ``net_``; set the fitted attributes shared by both.
 
-        ``input_space`` is None, or ``(X_input, steps)`` from :class:`AdversarialPipeline`: the
-        raw pipeline inputs and its fitted transformers. The network is then trained on
-        ``X_input`` through the transformers mapped to torch (so attacks act on ``X_input``),
-        and the map is dropped after training: ``net_`` maps features, like without it.
+        ``input_space`` is None, or ``(X_input, steps)`` from
+        :class:`~sklearn_attnkernel.pipelines.NetworkPipeline`: the raw pipeline inputs and its
+        fitted transformers. The network is then trained on ``X_input`` through the
+        transformers mapped to torch (so attacks act on ``X_input``), and the map is dropped
+        after training: ``net_`` maps features, like without it.
         """
         adversarial = None
         if self.adversarial_training is not None:
@@ -550,8 +547,10 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
         ``"random_start"`` (default True), ``"clip"`` (``(lo, hi)`` or None) and ``"method"``
         (``"pgd"``, ``"fgsm"`` or ``"mim"``; default ``"pgd"``). On its own, or as the last
         step of a plain :class:`~sklearn.pipeline.Pipeline`, the estimator attacks its own input
-        (the features); to attack the pipeline's input (e.g. pixels) through its transformers,
-        use :func:`make_adversarially_trained`. Training costs about ``steps + 1`` times as much.
+        (the features); as the last step of a
+        :class:`~sklearn_attnkernel.pipelines.NetworkPipeline` (from :func:`make_mlp_attn` or
+        :func:`make_two_layer_relu`) it attacks the pipeline's input (e.g. pixels) through the
+        transformers. Training costs about ``steps + 1`` times as much.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's CPU generator, inside :func:`torch.random.fork_rng`, for the weight
         initialisation and the mini-batch shuffling; torch's global generator state is left as
@@ -860,8 +859,10 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
         ``"random_start"`` (default True), ``"clip"`` (``(lo, hi)`` or None) and ``"method"``
         (``"pgd"``, ``"fgsm"`` or ``"mim"``; default ``"pgd"``). On its own, or as the last
         step of a plain :class:`~sklearn.pipeline.Pipeline`, the estimator attacks its own input
-        (the features); to attack the pipeline's input (e.g. pixels) through its transformers,
-        use :func:`make_adversarially_trained`. Training costs about ``steps + 1`` times as much.
+        (the features); as the last step of a
+        :class:`~sklearn_attnkernel.pipelines.NetworkPipeline` (from :func:`make_mlp_attn` or
+        :func:`make_two_layer_relu`) it attacks the pipeline's input (e.g. pixels) through the
+        transformers. Training costs about ``steps + 1`` times as much.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's CPU generator, inside :func:`torch.random.fork_rng`, for the weight
         initialisation and the mini-batch shuffling; torch's global generator state is left as
@@ -1049,159 +1050,3 @@ def _check_numeric_targets(y):
             f"float ({exc}). Encode the targets as numbers, or use TwoLayerReLUClassifier for "
             "class labels."
         ) from None
-
-
-# --------------------------------------------------------------------------------------------
-# adversarial training in a pipeline's input space
-# --------------------------------------------------------------------------------------------
-def _is_passthrough(step):
-    return step is None or (isinstance(step, str) and step == "passthrough")
-
-
-class AdversarialPipeline(Pipeline):
-    """A pipeline whose final network is adversarially trained in the pipeline's input space.
-
-    A plain :class:`~sklearn.pipeline.Pipeline` hands its last step only the transformed
-    features, so ``adversarial_training`` on the network would attack the features. This
-    subclass changes :meth:`fit` alone: it fits the transformers on ``X`` as a pipeline does,
-    maps them (fitted) to torch with
-    :class:`~sklearn_attnkernel.torch_pipeline.TorchPipeline`, and trains the network on the
-    raw ``X`` through that map, so each batch's adversarial examples are made in the input space
-    (pixels, with the ``clip`` range of pixels) and pass through the transformers. Everything
-    else (``predict``, ``score``, indexing, ``set_params``) is the pipeline's, and the fitted
-    network maps features as usual. Build one with :func:`make_adversarially_trained`.
-
-    Parameters
-    ----------
-    steps : list of tuple
-        ``(name, transformer)`` pairs, the last one a
-        :class:`TwoLayerReLUClassifier` or :class:`TwoLayerReLURegressor`. The transformers must
-        be supported by :class:`~sklearn_attnkernel.torch_pipeline.TorchPipeline`.
-    transform_input : None
-        Must be None (no metadata routing).
-    memory : None
-        Caching is not supported; must be None.
-    verbose : bool, default=False
-        As for :class:`~sklearn.pipeline.Pipeline`.
-
-    See Also
-    --------
-    make_adversarially_trained : Build one from an existing pipeline.
-
-    Notes
-    -----
-    While training, attention steps keep the reference set fitted on the clean training data:
-    an adversarial example is a new point seen through the fitted transformers, not a change of
-    the reference set (that is what
-    :func:`~sklearn_attnkernel.attacks.attack_training_points` does). When the last step's
-    ``adversarial_training`` is None, :meth:`fit` is the plain pipeline's. Fit parameters are
-    not supported.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_attnkernel import make_two_layer_relu
-    >>> from sklearn_attnkernel.mlp import make_adversarially_trained
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.uniform(size=(40, 4)), np.arange(40) % 2
-    >>> model = make_adversarially_trained(
-    ...     make_two_layer_relu(width=16, max_epochs=3, device="cpu", random_state=0),
-    ...     epsilon=0.05, steps=3, clip=(0, 1))
-    >>> type(model).__name__, model[-1].adversarial_training["epsilon"]
-    ('AdversarialPipeline', 0.05)
-    >>> model.fit(X, y).predict(X[:3]).shape
-    (3,)
-    """
-
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, **params):
-        """Fit the transformers, then train the network adversarially on the raw inputs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs in the pipeline's input space.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Labels or targets.
-        **params : dict
-            Not supported with adversarial training (raises a TypeError if given).
-
-        Returns
-        -------
-        self : AdversarialPipeline
-            The fitted pipeline.
-        """
-        final = self.steps[-1][1]
-        if not isinstance(final, _BaseTwoLayerReLU):
-            raise TypeError(
-                f"The last step of an AdversarialPipeline must be a TwoLayerReLUClassifier or "
-                f"TwoLayerReLURegressor; got {type(final).__name__}."
-            )
-        if final.adversarial_training is None:
-            return super().fit(X, y, **params)
-        if params:
-            raise TypeError(
-                f"AdversarialPipeline.fit does not accept fit parameters; got {sorted(params)}."
-            )
-        if self.memory is not None:
-            raise ValueError(
-                f"AdversarialPipeline does not support caching; got memory={self.memory!r}. "
-                "Pass memory=None."
-            )
-        X_input = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        Xt = X
-        transformers = [(name, step) for name, step in self.steps[:-1]]
-        for name, step in transformers:
-            if not _is_passthrough(step):
-                logger.debug("AdversarialPipeline: fitting step %r", name)
-                Xt = step.fit_transform(Xt, y)
-        final._validate_params()
-        final._fit(Xt, y, input_space=(X_input, transformers))
-        return self
-
-
-def make_adversarially_trained(estimator, **adversarial_training):
-    """Return an unfitted copy of `estimator` that trains adversarially in its input space.
-
-    Parameters
-    ----------
-    estimator : Pipeline, TwoLayerReLUClassifier or TwoLayerReLURegressor
-        A pipeline ending in one of our networks (e.g. from
-        :func:`~sklearn_attnkernel.make_two_layer_relu` or
-        :func:`~sklearn_attnkernel.make_mlp_attn`), or a bare network. It is cloned, not
-        modified.
-    **adversarial_training : dict
-        The keys of ``adversarial_training`` (``epsilon``, ``steps``, ``step_size``,
-        ``random_start``, ``clip``, ``method``), validated now; see
-        :class:`TwoLayerReLUClassifier`.
-
-    Returns
-    -------
-    estimator : AdversarialPipeline, TwoLayerReLUClassifier or TwoLayerReLURegressor
-        For a pipeline, an :class:`AdversarialPipeline` with cloned steps whose network has
-        ``adversarial_training`` set, so that attacks act on the pipeline's input (e.g. pixels
-        in ``[0, 1]`` with ``clip=(0, 1)``). For a bare network, a clone with the parameter set.
-
-    Examples
-    --------
-    >>> from sklearn_attnkernel import make_mlp_attn
-    >>> from sklearn_attnkernel.mlp import make_adversarially_trained
-    >>> model = make_adversarially_trained(make_mlp_attn(width=32), epsilon=0.1, clip=(0, 1))
-    >>> [name for name, _ in model.steps]
-    ['normalize', 'attention', 'mlp']
-    >>> model.get_params()["mlp__adversarial_training"]
-    {'epsilon': 0.1, 'clip': (0, 1)}
-    """
-    _check_adversarial_training(adversarial_training)
-    if isinstance(estimator, _BaseTwoLayerReLU):
-        return clone(estimator).set_params(adversarial_training=dict(adversarial_training))
-    if not isinstance(estimator, Pipeline) or not isinstance(
-        estimator.steps[-1][1], _BaseTwoLayerReLU
-    ):
-        raise TypeError(
-            "estimator must be a Pipeline ending in a TwoLayerReLUClassifier/"
-            f"TwoLayerReLURegressor, or one of those; got {type(estimator).__name__}."
-        )
-    steps = clone(estimator).steps
-    steps[-1][1].set_params(adversarial_training=dict(adversarial_training))
-    return AdversarialPipeline(steps, verbose=estimator.verbose)

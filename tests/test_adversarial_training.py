@@ -15,15 +15,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_attnkernel import (
     TwoLayerReLUClassifier,
     TwoLayerReLURegressor,
+    make_adversarially_trained,
     make_mlp_attn,
     make_two_layer_relu,
     pgd,
 )
-from sklearn_attnkernel.mlp import (
-    AdversarialPipeline,
-    _RegularizedNet,
-    make_adversarially_trained,
-)
+from sklearn_attnkernel.mlp import _RegularizedNet
+from sklearn_attnkernel.pipelines import NetworkPipeline
 from sklearn_attnkernel.torch_pipeline import TorchPipeline
 
 FAST = {
@@ -202,7 +200,7 @@ def test_bad_input():
         model.fit(X, y, mlp__sample_weight=np.ones(len(y)))
     with pytest.raises(ValueError, match="caching"):
         model.set_params(memory="/tmp/never-used").fit(X, y)
-    bad = AdversarialPipeline([("norm", Normalizer()), ("last", Normalizer())])
+    bad = NetworkPipeline([("norm", Normalizer()), ("last", Normalizer())])
     with pytest.raises(TypeError, match="last step"):
         bad.fit(X, y)
 

@@ -30,22 +30,8 @@ ATTACK = {"epsilon": 0.2, "steps": 5, "step_size": 0.05}
 ALPHA = 1e-2
 
 
-class _RecordingPipeline(Pipeline):
-    """A pipeline that keeps its raw training data, as the scorer needs (see the report)."""
-
-    def fit(self, X, y=None, **params):
-        super().fit(X, y, **params)
-        self.X_fit_ = np.array(X, dtype=np.float64)
-        self.y_fit_ = np.array(y)
-        return self
-
-
-def _recording(pipeline):
-    return _RecordingPipeline(pipeline.steps)
-
-
 def _mlp_attn(**params):
-    return _recording(make_mlp_attn(**{**FAST, **params}))
+    return make_mlp_attn(**{**FAST, **params})
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +158,7 @@ def test_cross_validate_in_parallel_uses_the_training_fold(data):
 def test_grid_search_in_parallel(data):
     X, y = data
     search = GridSearchCV(
-        _recording(make_two_layer_relu(**FAST)),
+        make_two_layer_relu(**FAST),
         {"mlp__width": [8, 32]},
         scoring=InfluenceMalleability(metric="top_k", **ATTACK, alpha=ALPHA, random_state=0),
         cv=2,

@@ -27,6 +27,7 @@ NUMPY_ONLY_MODULES = [
     "sklearn_attnkernel.diagnostics",
     "sklearn_attnkernel.cli",
     "sklearn_attnkernel.datasets",
+    "sklearn_attnkernel.pipelines",
     "sklearn_attnkernel.ntk_infinite",
     "sklearn_attnkernel.influence",
     "sklearn_attnkernel.influence_metrics",

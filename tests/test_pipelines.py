@@ -15,6 +15,7 @@ from sklearn_attnkernel import (
     make_mlp_attn,
     make_two_layer_relu,
 )
+from sklearn_attnkernel.pipelines import NetworkPipeline
 
 FAST = {"width": 16, "max_epochs": 3, "lr": 1e-2, "reg_lambda": 0.0, "device": "cpu"}
 
@@ -134,3 +135,24 @@ def test_unknown_options_raise():
         make_two_layer_relu(depth=3)  # an unknown network parameter
     with pytest.raises(TypeError):
         make_two_layer_relu("regression")  # keyword-only
+
+
+@pytest.mark.parametrize("factory", [make_two_layer_relu, make_mlp_attn])
+def test_factories_record_raw_training_data(data, factory):
+    X, y = data
+    model = factory(**FAST, random_state=0).fit(X, y)
+    assert isinstance(model, NetworkPipeline)
+    np.testing.assert_array_equal(model.X_fit_, X)
+    np.testing.assert_array_equal(model.y_fit_, y)
+    assert not np.shares_memory(model.X_fit_, X)
+    # the network itself saw the transformed features, not the raw rows
+    np.testing.assert_allclose(model[-1].X_fit_, model[:-1].transform(X))
+    # without adversarial training the fit is exactly the plain pipeline's
+    plain = Pipeline(clone(factory(**FAST, random_state=0)).steps).fit(X, y)
+    np.testing.assert_array_equal(model.decision_function(X), plain.decision_function(X))
+
+
+def test_network_pipeline_needs_our_network_last(data):
+    X, y = data
+    with pytest.raises(TypeError, match="last step of a NetworkPipeline"):
+        NetworkPipeline([("normalize", Normalizer()), ("n2", Normalizer())]).fit(X, y)
