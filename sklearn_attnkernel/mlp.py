@@ -34,7 +34,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 from tqdm.auto import tqdm
 
 from .attacks import fgsm, mim, pgd
-from .networks import TwoLayerReLU
+from .networks import TwoLayerReLU, resolve_device
 from .torch_pipeline import _transformers_map
 
 logger = logging.getLogger(__name__)
@@ -262,34 +262,6 @@ class _RegularizedNet(NeuralNet):
         return out.to(dtype)
 
 
-def _resolve_device(device):
-    """Turn the ``device`` parameter into a :class:`torch.device`, or raise a ValueError."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        resolved = None
-    if resolved is None or resolved.type not in ("cpu", "cuda"):
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device of type cpu or "
-            f"cuda; got device={device!r}. Use device='auto' to pick CUDA when it is available."
-        )
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but torch.cuda.is_available() is False; "
-                "use device='cpu' or device='auto'."
-            )
-        index = 0 if resolved.index is None else resolved.index
-        if index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} was requested but only {torch.cuda.device_count()} CUDA "
-                f"device(s) are visible; use an index below {torch.cuda.device_count()}."
-            )
-    return resolved
-
-
 def _as_device_tensor(X, dtype, device):
     """Convert an array to a tensor of ``dtype`` on ``device`` with at most one host copy."""
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
@@ -337,7 +309,7 @@ class _BaseTwoLayerReLU(BaseEstimator):
         adversarial = None
         if self.adversarial_training is not None:
             adversarial = _check_adversarial_training(self.adversarial_training)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         dtype = _TORCH_DTYPES[self.dtype]
         autocast = bool(self.mixed_precision)
         if autocast and device.type != "cuda":

@@ -6,6 +6,38 @@ import torch
 from torch import nn
 
 
+def resolve_device(device):
+    """Turn a ``device`` parameter into an available :class:`torch.device`, or raise a ValueError.
+
+    ``"auto"`` picks CUDA when it is available and the CPU otherwise; ``"cpu"``, ``"cuda"``,
+    ``"cuda:N"`` and :class:`torch.device` objects are accepted when that device exists.
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        resolved = None
+    if resolved is None or resolved.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device of type cpu or "
+            f"cuda; got device={device!r}. Use device='auto' to pick CUDA when it is available."
+        )
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but torch.cuda.is_available() is False; "
+                "use device='cpu' or device='auto'."
+            )
+        index = 0 if resolved.index is None else resolved.index
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only {torch.cuda.device_count()} CUDA "
+                f"device(s) are visible; use an index below {torch.cuda.device_count()}."
+            )
+    return resolved
+
+
 class TwoLayerReLU(nn.Module):
     """Two-layer ReLU network ``f(x) = (1/√m) · relu(x Wᵀ) A`` without biases.
 

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from .networks import TwoLayerReLU
+from .networks import TwoLayerReLU, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -78,21 +78,6 @@ def _module_device(module):
     for tensor in module.buffers():
         return tensor.device
     return torch.device("cpu")
-
-
-def _resolve_device(device, module):
-    if device is None:
-        return _module_device(module)
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; pass None (the module's device), 'cpu' or "
-            "'cuda'."
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'cpu'.")
-    return dev
 
 
 def _n_outputs(module, n_features, device):
@@ -384,7 +369,7 @@ def empirical_ntk(
             "The module has no parameter with requires_grad=True, so its NTK is zero; unfreeze "
             "the parameters whose tangent kernel you want."
         )
-    dev = _resolve_device(device, module)
+    dev = _module_device(module) if device is None else resolve_device(device)
 
     if method == "auto":
         method = "analytic" if type(module) is TwoLayerReLU else "jacobian"
