@@ -211,6 +211,28 @@ class NetworkPipeline(Pipeline):
     (40, 4)
     """
 
+    def __getitem__(self, ind):
+        """Return a step, or a plain :class:`~sklearn.pipeline.Pipeline` for a slice.
+
+        A slice such as ``model[:-1]`` (the transformers) generally does not end in a network,
+        so it is returned as a plain pipeline sharing the same (fitted) steps, as
+        :meth:`sklearn.pipeline.Pipeline.__getitem__` describes.
+
+        Parameters
+        ----------
+        ind : int, str or slice
+            Position or name of a step, or a slice of steps (step 1 only).
+
+        Returns
+        -------
+        step_or_pipeline : estimator or Pipeline
+            The step, or the sub-pipeline.
+        """
+        sub = super().__getitem__(ind)
+        if isinstance(ind, slice):
+            return Pipeline(sub.steps, memory=sub.memory, verbose=sub.verbose)
+        return sub
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
         """Fit the pipeline and keep its raw training data.

@@ -152,6 +152,16 @@ def test_factories_record_raw_training_data(data, factory):
     np.testing.assert_array_equal(model.decision_function(X), plain.decision_function(X))
 
 
+def test_network_pipeline_slices_are_plain_pipelines(data):
+    X, y = data
+    model = make_mlp_attn(**FAST, random_state=0).fit(X, y)
+    head = model[:-1]
+    assert type(head) is Pipeline
+    assert head.steps[1][1] is model.steps[1][1]  # shared, fitted steps
+    np.testing.assert_allclose(head.transform(X), model[-1].X_fit_)
+    assert model["mlp"] is model.steps[-1][1]
+
+
 def test_network_pipeline_needs_our_network_last(data):
     X, y = data
     with pytest.raises(TypeError, match="last step of a NetworkPipeline"):
