@@ -146,7 +146,7 @@ def influence_flip_rate(before, after, top_fraction=0.1):
 
 @validate_params(_PAIR_CONSTRAINTS, prefer_skip_nested_validation=True)
 def influence_rank_correlation(before, after):
-    """Spearman's rank correlation ρ between influence scores before and after.
+    """Compute Spearman's rank correlation ρ between influence scores before and after.
 
     Computed over all training points with :func:`scipy.stats.spearmanr` (average ranks for
     ties).

@@ -553,7 +553,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`. Defined only when `X` has feature names
         that are all strings.
-    X_fit_ : ndarray of shape (n_samples, n_features_in_)
+    X_fit_ : ndarray of shape (n_samples, `n_features_in_`)
         Copy of the validated training inputs (influence scoring needs them later).
     y_fit_ : ndarray of shape (n_samples,)
         Copy of the validated training labels (original labels, not encoded).
@@ -753,7 +753,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
 
         Returns
         -------
-        Y : ndarray of shape (n_samples, n_outputs_), dtype float64
+        Y : ndarray of shape (n_samples, `n_outputs_`), dtype float64
             One-hot rows for several classes; a ±1 column (+1 for ``classes_[1]``) for two.
         """
         check_is_fitted(self)
@@ -863,9 +863,9 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`. Defined only when `X` has feature names
         that are all strings.
-    X_fit_ : ndarray of shape (n_samples, n_features_in_)
+    X_fit_ : ndarray of shape (n_samples, `n_features_in_`)
         Copy of the validated training inputs (influence scoring needs them later).
-    y_fit_ : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+    y_fit_ : ndarray of shape (n_samples,) or (n_samples, `n_outputs_`)
         Copy of the validated training targets.
 
     See Also
@@ -970,7 +970,7 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, `n_outputs_`)
             ``f(X)``; flat when the training ``y`` was 1-D.
         """
         check_is_fitted(self)
@@ -982,12 +982,12 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
 
         Parameters
         ----------
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs_)
+        y : array-like of shape (n_samples,) or (n_samples, `n_outputs_`)
             Numeric targets.
 
         Returns
         -------
-        Y : ndarray of shape (n_samples, n_outputs_), dtype float64
+        Y : ndarray of shape (n_samples, `n_outputs_`), dtype float64
             ``y`` as float64 columns.
         """
         check_is_fitted(self)

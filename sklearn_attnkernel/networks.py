@@ -94,10 +94,28 @@ class TwoLayerReLU(nn.Module):
             self.register_buffer("A", readout)
 
     def forward(self, X):
-        """Return the ``(n, n_outputs)`` network outputs for inputs ``X`` of shape ``(n, d)``."""
+        """Compute the network outputs.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+            Inputs, in the module's dtype and on its device.
+
+        Returns
+        -------
+        outputs : torch.Tensor of shape (n_samples, n_outputs)
+            ``relu(X Wᵀ) A / √m``.
+        """
         return torch.relu(X @ self.W.T) @ self.A / math.sqrt(self.width)
 
     def extra_repr(self):
+        """Describe the module's shape and settings in its ``repr``.
+
+        Returns
+        -------
+        description : str
+            The constructor arguments, as torch prints them inside ``TwoLayerReLU(...)``.
+        """
         return (
             f"n_features={self.n_features}, width={self.width}, n_outputs={self.n_outputs}, "
             f"sigma_w={self.sigma_w}, train_readout={self.train_readout}"

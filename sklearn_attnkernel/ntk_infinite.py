@@ -240,7 +240,14 @@ class TwoLayerReLUNTK(Kernel):
         return scale * sq_norms
 
     def is_stationary(self):
-        """Return False: the kernel depends on the norms of its arguments, not their difference."""
+        """Whether the kernel is stationary (it is not).
+
+        Returns
+        -------
+        stationary : bool
+            Always False: the kernel depends on the norms of its arguments, not only on their
+            difference.
+        """
         return False
 
     def __repr__(self):

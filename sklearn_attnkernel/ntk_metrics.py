@@ -380,7 +380,10 @@ def ntk_width_sweep(
 
     See Also
     --------
-    ntk_distance, function_space_distance, empirical_ntk, infinite_width_ntk
+    ntk_distance : The kernel metrics, on one pair of kernels.
+    function_space_distance : The function metric, for one fitted network.
+    empirical_ntk : The finite-width kernel Θ_m.
+    infinite_width_ntk : The closed-form kernel Θ∞.
 
     Notes
     -----
