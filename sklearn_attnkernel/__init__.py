@@ -54,6 +54,10 @@ _EXPORTS = {
     "InfluenceMalleability": "malleability",
     "influence_scores": "estimator_influence",
     "run_intervention": "interventions",
+    # the analysis runner
+    "build_report": "report",
+    "load_config": "experiments",
+    "run_experiment": "experiments",
     # attacks and their torch view of fitted pipelines
     "TorchPipeline": "torch_pipeline",
     "attack_training_points": "attacks",

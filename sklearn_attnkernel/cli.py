@@ -5,13 +5,20 @@ parser to the subparsers and sets ``handler`` to the function that runs it. A ha
 parsed arguments and returns an exit status; it raises ``_CLIError`` for a user error, which
 :func:`main` prints on stderr (no traceback) and turns into exit status 2.
 
-Only ``diagnose`` exists so far::
+Subcommands::
 
     attnkernel diagnose --dataset digits
     attnkernel diagnose data.npy --rank 200 --json
+    attnkernel run --quick                      # the digits analysis in a few minutes
+    attnkernel run --config examples/configs/digits.toml --n-jobs 2
+    attnkernel report attnkernel-runs/quick     # rebuild tables, figures and report
+
+``run`` and ``report`` import :mod:`sklearn_attnkernel.experiments` and
+:mod:`sklearn_attnkernel.report` inside their handlers, so importing this module stays light.
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -206,8 +213,252 @@ def _run_diagnose(args):
     return 0
 
 
+# ------------------------------------------------------------------------------------ run
+# flag → (config key, parser of the comma-separated text)
+def _csv(item_type):
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        try:
+            return [item_type(t) for t in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"cannot parse {text!r}: expected comma-separated {item_type.__name__} values"
+            ) from None
+
+    parse.__name__ = f"list of {item_type.__name__}"
+    return parse
+
+
+def _n_value(text):
+    return text if text == "all" else int(text)
+
+
+_n_value.__name__ = "int or 'all'"
+
+_RUN_OVERRIDES = {
+    # dest: (config key, flag)
+    "dataset": ("data.datasets", "--dataset"),
+    "settings": ("data.settings", "--settings"),
+    "seeds": ("run.seeds", "--seeds"),
+    "n_train": ("data.n_train", "--n-train"),
+    "epochs": ("training.epochs", "--epochs"),
+    "epsilons": ("malleability.epsilons", "--epsilons"),
+    "epsilon_space": ("malleability.epsilon_space", "--epsilon-space"),
+    "attacks": ("malleability.attacks", "--attacks"),
+    "device": ("run.device", "--device"),
+    "data_root": ("data.root", "--data-root"),
+}
+_PARTS = ("kappa", "collapse", "ntk", "malleability", "interventions")
+
+
+def _add_run(subparsers):
+    parser = subparsers.add_parser(
+        "run",
+        help="run (or resume) the analysis grid and write tables, figures and a report",
+        description=(
+            "Run the experiment grid of a TOML config (defaults: the digits analysis) into a run "
+            "folder, then rebuild its results, tables, figures and report. Finished cells in the "
+            "folder are reused, so rerunning resumes an interrupted run. Flags override config "
+            "keys (named in each flag's help). Exit status: 0 when every cell succeeded, 1 when "
+            "some failed (listed in the report), 2 for a bad config."
+        ),
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML config (see examples/configs)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="start from the quick preset: digits, 2 seeds, fewer widths/ε/epochs (minutes)",
+    )
+    parser.add_argument("--out", metavar="DIR", help="run folder (default attnkernel-runs/NAME)")
+    parser.add_argument(
+        "--dataset",
+        type=_csv(str),
+        help="datasets, comma-separated: digits, mnist, fashion-mnist, cifar10 (data.datasets)",
+    )
+    parser.add_argument("--settings", type=_csv(str), help="multiclass,binary (data.settings)")
+    parser.add_argument("--seeds", type=_csv(int), help="replicate seeds, e.g. 0,1,2 (run.seeds)")
+    parser.add_argument(
+        "--n-train", type=_csv(_n_value), help="training-set sizes, e.g. 300,1000 (data.n_train)"
+    )
+    parser.add_argument("--epochs", type=int, help="training epochs (training.epochs)")
+    parser.add_argument(
+        "--epsilons", type=_csv(float), help="ε grid, e.g. 0.03,0.1,0.3 (malleability.epsilons)"
+    )
+    parser.add_argument(
+        "--epsilon-space",
+        help="pixel or standardized (malleability.epsilon_space)",
+    )
+    parser.add_argument(
+        "--attacks", type=_csv(str), help="fgsm,pgd,mim,random (malleability.attacks)"
+    )
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (run.device)")
+    parser.add_argument("--data-root", metavar="DIR", help="folder of the data files (data.root)")
+    parser.add_argument(
+        "--parts",
+        type=_csv(str),
+        help=f"run only these parts: {','.join(_PARTS)} (sets <part>.enabled)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("sequential", "joblib", "dask"),
+        default=None,
+        help="how cells run (default: sequential, or joblib with --n-jobs > 1, or dask with "
+        "--scheduler/--workers)",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None, help="joblib workers")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address")
+    parser.add_argument("--workers", type=int, help="workers of a local Dask cluster")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the config and count the cells (finished / to run), then stop",
+    )
+    parser.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=_run_run)
+
+
+def _config_from_args(args):
+    from .experiments import ConfigError, load_config
+
+    overrides = {}
+    for dest, (key, _) in _RUN_OVERRIDES.items():
+        value = getattr(args, dest)
+        if value is not None:
+            overrides[key] = value
+    if args.parts is not None:
+        unknown = [p for p in args.parts if p not in _PARTS]
+        if unknown or not args.parts:
+            raise _CLIError(
+                f"--parts: unknown part(s) {unknown or args.parts}; choose from {', '.join(_PARTS)}"
+            )
+        for part in _PARTS:
+            overrides[f"{part}.enabled"] = part in args.parts
+    try:
+        config = load_config(args.config, quick=args.quick, overrides=overrides)
+    except ConfigError as exc:
+        flags = [flag for key, flag in _RUN_OVERRIDES.values() if exc.key.startswith(key)]
+        hint = f" (set by {flags[0]})" if flags and flags[0] and _flag_given(args, flags[0]) else ""
+        source = f" in {args.config}" if args.config and not hint else ""
+        raise _CLIError(f"{exc}{hint}{source}") from exc
+    except FileNotFoundError as exc:
+        raise _CLIError(str(exc)) from exc
+    return config
+
+
+def _flag_given(args, flag):
+    return getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None or (
+        flag == "--dataset" and args.dataset is not None
+    )
+
+
+def _run_run(args):
+    from .experiments import ConfigError, run_experiment
+
+    config = _config_from_args(args)
+    out = Path(args.out) if args.out else Path("attnkernel-runs") / config["run"]["name"]
+    backend = args.backend
+    if backend is None:
+        if args.scheduler or args.workers:
+            backend = "dask"
+        elif args.n_jobs is not None and args.n_jobs != 1:
+            backend = "joblib"
+        else:
+            backend = "sequential"
+    if backend != "dask" and (args.scheduler or args.workers):
+        raise _CLIError(f"--scheduler and --workers need --backend dask, not {backend!r}")
+    for name in ("n_jobs", "workers"):
+        value = getattr(args, name)
+        if value is not None and value < 1 and not (name == "n_jobs" and value == -1):
+            raise _CLIError(
+                f"--{name.replace('_', '-')} must be >= 1 (or -1 for --n-jobs), got {value}"
+            )
+    try:
+        config.check_data()
+    except ConfigError as exc:
+        raise _CLIError(str(exc)) from exc
+    if args.dry_run:
+        _print_dry_run(config, out)
+        return 0
+    logger.info("running %s into %s with backend %s", config["run"]["name"], out, backend)
+    try:
+        summary = run_experiment(
+            config,
+            out,
+            backend=backend,
+            n_jobs=args.n_jobs,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=not args.no_progress,
+            report=not args.no_report,
+        )
+    except ImportError as exc:  # e.g. --backend dask without dask installed
+        raise _CLIError(str(exc)) from exc
+    print(
+        f"{summary.n_cells} cells: {summary.n_reused} reused, {summary.n_computed} computed, "
+        f"{summary.n_failed} failed, {summary.n_corrupt} corrupt file(s) recomputed; "
+        f"{summary.wall_time_s:.1f} s"
+    )
+    print(f"run folder: {out}")
+    if summary.report is not None:
+        print(f"report: {summary.report} (and {summary.report.with_suffix('.html')})")
+    if summary.n_failed:
+        print(
+            f"{PROG}: {summary.n_failed} cell(s) failed; see the report's 'Failed cells' "
+            "section, fix the cause and rerun to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _print_dry_run(config, out):
+    from collections import Counter
+
+    from .experiments import CorruptCellError, read_cell
+
+    cells = config.cells()
+    finished = Counter()
+    for cell in cells:
+        path = out / "cells" / cell.filename
+        if path.is_file():
+            with contextlib.suppress(CorruptCellError):
+                finished[cell.part] += read_cell(path, cell.key)["status"] == "ok"
+    total = Counter(cell.part for cell in cells)
+    print(f"config {config['run']['name']!r}, run folder {out}")
+    for part, count in total.items():
+        print(f"  {part:<14} {count:>5} cells, {finished[part]:>5} finished")
+    print(f"  {'total':<14} {len(cells):>5} cells, {sum(finished.values()):>5} finished")
+
+
+# --------------------------------------------------------------------------------- report
+def _add_report(subparsers):
+    parser = subparsers.add_parser(
+        "report",
+        help="rebuild tables, figures and the report of a run folder from its cell files",
+        description=(
+            "Rebuild results.parquet/csv, tables/, figures/, report.md and report.html of a run "
+            "folder from its cell files alone (no computation)."
+        ),
+    )
+    parser.add_argument("run_dir", metavar="DIR", help="a run folder written by 'run'")
+    parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.set_defaults(handler=_run_report)
+
+
+def _run_report(args):
+    from .report import build_report
+
+    try:
+        report = build_report(args.run_dir, figures=not args.no_figures)
+    except FileNotFoundError as exc:
+        raise _CLIError(str(exc)) from exc
+    print(f"report: {report} (and {report.with_suffix('.html')})")
+    return 0
+
+
 # Add a subcommand by writing ``_add_<name>(subparsers)`` and listing it here.
-_SUBCOMMANDS = (_add_diagnose,)
+_SUBCOMMANDS = (_add_diagnose, _add_run, _add_report)
 
 
 def _build_parser():
