@@ -18,6 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import accuracy_score
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_is_fitted
 from tqdm.auto import tqdm
@@ -30,39 +31,78 @@ logger = logging.getLogger(__name__)
 __all__ = ["run_intervention"]
 
 
-def _epochs_parameter(estimator):
-    """Name of the ``max_epochs`` parameter of the network (``"mlp__max_epochs"`` in a pipeline)."""
-    names = [name for name in estimator.get_params() if name.split("__")[-1] == "max_epochs"]
-    if len(names) != 1:
-        raise ValueError(
-            f"eval_epochs needs an estimator with exactly one max_epochs parameter; "
-            f"{type(estimator).__name__} has {names or 'none'}. Pass eval_epochs=None."
-        )
-    return names[0]
+def _network_step(estimator):
+    """``(prefix, network)``: our network, alone or as the last step of a pipeline.
+
+    ``prefix`` is ``""`` or ``"<step name>__"``, for ``set_params``.
+    """
+    from .mlp import _BaseTwoLayerReLU  # imports torch
+
+    if isinstance(estimator, _BaseTwoLayerReLU):
+        return "", estimator
+    if isinstance(estimator, Pipeline) and isinstance(estimator.steps[-1][1], _BaseTwoLayerReLU):
+        return f"{estimator.steps[-1][0]}__", estimator.steps[-1][1]
+    raise ValueError(
+        f"eval_epochs records accuracy during the training of a TwoLayerReLUClassifier, alone or "
+        f"as the last step of a pipeline; got {type(estimator).__name__}. Pass such an "
+        "estimator, or eval_epochs=None."
+    )
 
 
-def _fit_and_score(estimator, X, y, X_test, y_test, epochs_name=None, epochs=None):
-    model = clone(estimator)
-    if epochs is not None:
-        model.set_params(**{epochs_name: int(epochs)})
-    model.fit(X, y)
-    return model, float(accuracy_score(y_test, model.predict(X_test)))
-
-
-def _accuracy_by_epoch(estimator, X, y, X_test, y_test, eval_epochs, accuracy, bar):
-    """Test accuracy after each number of epochs in ``eval_epochs`` (see ``run_intervention``)."""
+def _check_eval_epochs(eval_epochs, estimator):
+    """Validated ``eval_epochs`` as a sorted list of distinct ints (None stays None)."""
     if eval_epochs is None:
         return None
-    name = _epochs_parameter(estimator)
-    full = estimator.get_params()[name]
-    out = {}
-    for epochs in eval_epochs:
-        if epochs == full:
-            out[int(epochs)] = accuracy  # the model already trained for that many epochs
-        else:
-            out[int(epochs)] = _fit_and_score(estimator, X, y, X_test, y_test, name, epochs)[1]
-        bar.update(1)
-    return out
+    values = np.asarray(eval_epochs).ravel()
+    if values.dtype.kind not in "iuf" or not np.all(np.isfinite(values)):
+        raise ValueError(f"eval_epochs must hold numbers of epochs; got {eval_epochs!r}.")
+    epochs = sorted({int(e) for e in values})
+    if np.any(values != np.round(values)) or any(e < 0 for e in epochs):
+        raise ValueError(
+            f"eval_epochs must hold numbers of epochs >= 0 (integers); got {eval_epochs!r}."
+        )
+    max_epochs = _network_step(estimator)[1].max_epochs
+    if epochs and epochs[-1] > max_epochs:
+        raise ValueError(
+            f"eval_epochs={eval_epochs!r} asks for epoch {epochs[-1]}, but the network trains "
+            f"for max_epochs={max_epochs}. Raise max_epochs or drop the later entries."
+        )
+    return epochs
+
+
+def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
+    """Fit a clone; return it, its test accuracy and its test accuracy by epoch (or None).
+
+    With ``eval_epochs``, a :class:`~sklearn_attnkernel.mlp._RecordOutputs` callback is added to
+    the network's ``callbacks``: it keeps the network's outputs on ``X_test`` (through the
+    pipeline's transformers, fitted when the network starts training) at the end of those
+    epochs of this one training run, and the fitted classifier's own decision rule turns them
+    into labels.
+    """
+    model = clone(estimator)
+    if eval_epochs is not None:
+        from .mlp import _RecordOutputs, _SharedReference  # imports torch
+
+        prefix, network = _network_step(model)
+        pipeline = _SharedReference(model) if prefix else None
+        recorder = _RecordOutputs(X_test, list(eval_epochs), pipeline=pipeline)
+        callbacks = [*(network.callbacks or []), recorder]
+        model.set_params(**{f"{prefix}callbacks": callbacks})
+    model.fit(X, y)
+    accuracy = float(accuracy_score(y_test, model.predict(X_test)))
+    if eval_epochs is None:
+        return model, accuracy, None
+    network = _network_step(model)[1]
+    if network.max_epochs == 0:  # no training, no callback: the model is its initialisation
+        return model, accuracy, {int(e): accuracy for e in eval_epochs}
+    # the clone of our recorder that ran (the last one, should the template hold others)
+    recorders = [cb for _, cb in network.net_.callbacks_ if isinstance(cb, _RecordOutputs)]
+    outputs = recorders[-1].outputs_
+    by_epoch = {
+        int(e): float(accuracy_score(y_test, network._labels_from_output(outputs[e])))
+        for e in eval_epochs
+    }
+    return model, accuracy, by_epoch
 
 
 @validate_params(
@@ -156,13 +196,18 @@ def run_intervention(
     alpha : float, default=1e-3
         Ridge ``α > 0`` of the influence.
     eval_epochs : array-like of int or None, default=None
-        Also record the test accuracy after each of these numbers of epochs (e.g.
-        ``(1, 10, 100)``), for the baseline and the intervention. Each entry trains one more
-        clone with ``max_epochs`` set to it (the entry equal to the estimator's own
-        ``max_epochs`` reuses the main model), so the extra cost is the sum of the entries in
-        epochs. With an int ``random_state`` in the estimator a run of ``e`` epochs is exactly
-        the first ``e`` epochs of a longer run (same initialisation, same batch order), so
-        these are the accuracies along one training trajectory.
+        Also record the test accuracy at the end of each of these epochs (e.g.
+        ``(1, 10, 100)``; ``0`` is the initialisation), for the baseline and the intervention,
+        *during* their training: a callback added to the network's ``callbacks`` keeps the
+        network's outputs on ``X_test`` (through the pipeline's fitted transformers) at those
+        epochs, and the fitted classifier turns them into labels with the rule of ``predict``.
+        No extra model is trained, and the recording does not change the training (no random
+        number is drawn, the weights are untouched): the trained models are the same as with
+        ``eval_epochs=None``, and each entry equals the accuracy of a clone trained for that
+        many epochs with the same int ``random_state``. Entries must be integers in
+        ``[0, max_epochs]`` of the network; the entry ``max_epochs`` is the final model's
+        accuracy. Needs a :class:`~sklearn_attnkernel.TwoLayerReLUClassifier`, alone or ending
+        a pipeline.
     baseline : fitted estimator or None, default=None
         A clone of ``estimator`` already fitted on ``(X_train, y_train)``, reused instead of
         training the baseline again (e.g. ``result["baseline_estimator"]`` of a previous call
@@ -184,15 +229,16 @@ def run_intervention(
         - ``"influence"``: the baseline's influence scores (ndarray of shape (n_train,)), or
           None for ``"adversarial"``.
         - ``"baseline_estimator"``, ``"estimator"``: the two fitted models.
-        - ``"baseline_accuracy_by_epoch"``, ``"accuracy_by_epoch"``: dicts ``{epochs:
-          accuracy}`` for ``eval_epochs``, or None.
+        - ``"baseline_accuracy_by_epoch"``, ``"accuracy_by_epoch"``: dicts ``{epoch:
+          accuracy}`` (int keys, in increasing order) for ``eval_epochs``, or None.
         - ``"attack"``, ``"epsilon"``, ``"top_fraction"``: the settings used.
 
     Raises
     ------
     ValueError
-        If the estimator is not a classifier, the shapes disagree, or ``baseline`` is not
-        fitted.
+        If the estimator is not a classifier, the shapes disagree, ``eval_epochs`` holds
+        entries that are not integers in ``[0, max_epochs]`` or is given for an estimator that
+        is not our network, or ``baseline`` is not fitted.
 
     See Also
     --------
@@ -232,25 +278,18 @@ def run_intervention(
             f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}; pass "
             "both in the estimator's input space."
         )
-    if eval_epochs is not None:
-        eval_epochs = [int(e) for e in np.asarray(eval_epochs).ravel()]
-        if any(e < 0 for e in eval_epochs):
-            raise ValueError(f"eval_epochs must hold numbers of epochs >= 0; got {eval_epochs}.")
-        _epochs_parameter(estimator)
+    eval_epochs = _check_eval_epochs(eval_epochs, estimator)
     n_train = X_train.shape[0]
     data = (X_test, y_test)
 
-    n_epoch_fits = 0 if eval_epochs is None else len(eval_epochs)
-    n_stages = (1 if baseline is None else 0) + 2 + (n_epoch_fits if baseline is None else 0)
-    n_stages += n_epoch_fits + (1 if kind != "adversarial" else 0)
+    n_stages = (1 if baseline is None else 0) + 2 + (1 if kind != "adversarial" else 0)
     bar = tqdm(total=n_stages, desc=f"{kind} intervention", disable=not verbose, leave=False)
     try:
         if baseline is None:
-            baseline, baseline_accuracy = _fit_and_score(estimator, X_train, y_train, *data)
-            bar.update(1)
-            baseline_by_epoch = _accuracy_by_epoch(
-                estimator, X_train, y_train, *data, eval_epochs, baseline_accuracy, bar
+            baseline, baseline_accuracy, baseline_by_epoch = _fit_and_score(
+                estimator, X_train, y_train, *data, eval_epochs
             )
+            bar.update(1)
         else:
             check_is_fitted(baseline)
             baseline_accuracy = float(accuracy_score(y_test, baseline.predict(X_test)))
@@ -288,9 +327,8 @@ def run_intervention(
             y_new = y_train
         bar.update(1)
 
-        model, accuracy = _fit_and_score(estimator, X_new, y_new, *data)
+        model, accuracy, by_epoch = _fit_and_score(estimator, X_new, y_new, *data, eval_epochs)
         bar.update(1)
-        by_epoch = _accuracy_by_epoch(estimator, X_new, y_new, *data, eval_epochs, accuracy, bar)
     finally:
         bar.close()
     logger.info(

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -270,6 +270,108 @@ def _as_device_tensor(X, dtype, device):
     return torch.from_numpy(X).to(device)
 
 
+def _features_tensor(net, X):
+    """Feature rows as the tensor the module of ``net`` takes (its dtype, on its device)."""
+    return _as_device_tensor(X, net.module_.W.dtype, torch.device(net.device))
+
+
+def _network_output(net, X_t):
+    """Outputs of the network of ``net`` on the feature tensor ``X_t``, as a NumPy array.
+
+    This is the forward pass of ``predict`` (skorch's ``forward``: evaluation mode, no
+    gradient, autocast as in training), usable during training as well: the pipeline input map
+    of adversarial training is bypassed (``X_t`` holds features), the train/eval mode of the
+    module and criterion is restored, and no random number is drawn (the evaluation loader has
+    its own generator), so training goes on exactly as without the call.
+    """
+    training = net.module_.training
+    input_transform, net.input_transform = net.input_transform, None
+    try:
+        return net.forward(X_t, device="cpu").numpy()
+    finally:
+        net.input_transform = input_transform
+        net._set_training(training)
+
+
+def _clone_callbacks(callbacks):
+    """Validate the ``callbacks`` parameter; return fresh clones for one ``fit``."""
+    if callbacks is None:
+        return []
+    out = []
+    for item in callbacks:
+        named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+        callback = item[1] if named else item
+        if not isinstance(callback, Callback):
+            raise ValueError(
+                f"callbacks must hold skorch Callback instances or (name, Callback instance) "
+                f"pairs; got {item!r}. Pass e.g. callbacks=[MyCallback()], not the class."
+            )
+        out.append((item[0], clone(callback)) if named else clone(callback))
+    return out
+
+
+class _SharedReference:
+    """Wrap an object so that :func:`copy.deepcopy` (hence :func:`sklearn.base.clone`) shares it.
+
+    A callback's constructor parameters are cloned for each ``fit``; a fitted transformer passed
+    this way stays the same fitted object instead of becoming an unfitted clone.
+    """
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class _RecordOutputs(Callback):
+    """Record the network's outputs on fixed inputs at chosen epochs of one training run.
+
+    Used by :func:`~sklearn_attnkernel.interventions.run_intervention` (through the estimators'
+    ``callbacks`` parameter) to score the test set along training without extra trainings.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_in)
+        Inputs: the pipeline's inputs, or the network's features when ``pipeline`` is None.
+    epochs : sequence of int
+        Epoch counts after which to record; ``0`` records at initialisation.
+    pipeline : _SharedReference or None
+        Wraps the pipeline whose last step is the network being trained. Its other steps are
+        fitted by the time the network starts training; they map ``X`` to features once, then.
+
+    Attributes
+    ----------
+    outputs_ : dict of int to ndarray of shape (n_samples, n_outputs)
+        Raw outputs after each recorded epoch count, in the dtype of the network; the same
+        numbers ``predict`` would use had training stopped there.
+    """
+
+    def __init__(self, X, epochs, pipeline=None):
+        self.X = X
+        self.epochs = epochs
+        self.pipeline = pipeline
+
+    def initialize(self):
+        self.outputs_ = {}
+        return self
+
+    def _record(self, net, epoch):
+        if epoch in self.epochs:
+            self.outputs_[epoch] = _network_output(net, self.X_t_)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        features = self.X if self.pipeline is None else self.pipeline.obj[:-1].transform(self.X)
+        self.X_t_ = _features_tensor(net, np.asarray(features))
+        self._record(net, len(net.history))
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self._record(net, len(net.history))
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        del self.X_t_  # the cached tensor is not needed after training
+
+
 # --------------------------------------------------------------------------------------------
 # shared estimator code
 # --------------------------------------------------------------------------------------------
@@ -290,6 +392,7 @@ class _BaseTwoLayerReLU(BaseEstimator):
         "adversarial_training": [None, dict],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [list, None],
     }
 
     def _torch_seed(self):
@@ -306,6 +409,7 @@ class _BaseTwoLayerReLU(BaseEstimator):
         transformers mapped to torch (so attacks act on ``X_input``), and the map is dropped
         after training: ``net_`` maps features, like without it.
         """
+        extra = _clone_callbacks(self.callbacks)
         adversarial = None
         if self.adversarial_training is not None:
             adversarial = _check_adversarial_training(self.adversarial_training)
@@ -338,7 +442,7 @@ class _BaseTwoLayerReLU(BaseEstimator):
             iterator_train=_batch_loader,
             iterator_train__shuffle=True,
             iterator_valid=_batch_loader,
-            callbacks=[("progress", _EpochProgressBar())] if self.verbose else None,
+            callbacks=[*([("progress", _EpochProgressBar())] if self.verbose else []), *extra],
             predict_nonlinearity=None,
             torch_load_kwargs={"weights_only": True},
             device=str(device),
@@ -390,9 +494,7 @@ class _BaseTwoLayerReLU(BaseEstimator):
     def _raw_output(self, X):
         """Validated ``X`` → network outputs, a ``(n, n_outputs_)`` array in the net's dtype."""
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        device = torch.device(self.net_.device)
-        X_t = _as_device_tensor(X, self.net_.module_.W.dtype, device)
-        return self.net_.forward(X_t, device="cpu").numpy()
+        return _network_output(self.net_, _features_tensor(self.net_, X))
 
     def save_params(self, f_params=None, *, f_optimizer=None, f_history=None):
         """Save the network's parameters (and optionally optimizer and history) with skorch.
@@ -531,6 +633,15 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
     verbose : int, default=0
         When > 0, show a tqdm bar over epochs with the training loss (each epoch's loss is also
         logged at INFO level).
+    callbacks : list of skorch.callbacks.Callback or None, default=None
+        Extra :class:`skorch.callbacks.Callback` instances (or ``(name, callback)`` pairs),
+        appended to the net's own callbacks to observe training, e.g. to record a score at
+        chosen epochs. Each ``fit`` trains with clones of them (:func:`sklearn.base.clone`,
+        from their constructor parameters), so the instances given here are never changed and
+        the estimator stays clone-safe; the clones that ran are in ``net_.callbacks_``, and a
+        callback can also record into ``net.history`` (which becomes `history_`). They run
+        inside the seeded training, so a callback that draws from torch's global generator, or
+        changes the module, changes the result. Not called when ``max_epochs=0``.
 
     Attributes
     ----------
@@ -618,6 +729,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
         adversarial_training=None,
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self.width = width
         self.sigma_w = sigma_w
@@ -633,6 +745,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
         self.adversarial_training = adversarial_training
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -712,10 +825,13 @@ class TwoLayerReLUClassifier(ClassifierMixin, _BaseTwoLayerReLU):
             output otherwise.
         """
         check_is_fitted(self)
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        return self._labels_from_output(self._raw_output(X))
+
+    def _labels_from_output(self, out):
+        """The decision rule of `predict` on raw outputs ``out`` of shape (n, `n_outputs_`)."""
+        if self.n_outputs_ == 1:
+            return self.classes_[(out[:, 0] > 0).astype(int)]
+        return self.classes_[np.argmax(out, axis=1)]
 
     def predict_proba(self, X):
         """Class probabilities (see Notes of the class for ``binary_loss="mse"``).
@@ -843,6 +959,15 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
     verbose : int, default=0
         When > 0, show a tqdm bar over epochs with the training loss (each epoch's loss is also
         logged at INFO level).
+    callbacks : list of skorch.callbacks.Callback or None, default=None
+        Extra :class:`skorch.callbacks.Callback` instances (or ``(name, callback)`` pairs),
+        appended to the net's own callbacks to observe training, e.g. to record a score at
+        chosen epochs. Each ``fit`` trains with clones of them (:func:`sklearn.base.clone`,
+        from their constructor parameters), so the instances given here are never changed and
+        the estimator stays clone-safe; the clones that ran are in ``net_.callbacks_``, and a
+        callback can also record into ``net.history`` (which becomes `history_`). They run
+        inside the seeded training, so a callback that draws from torch's global generator, or
+        changes the module, changes the result. Not called when ``max_epochs=0``.
 
     Attributes
     ----------
@@ -909,6 +1034,7 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
         adversarial_training=None,
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self.width = width
         self.sigma_w = sigma_w
@@ -923,6 +1049,7 @@ class TwoLayerReLURegressor(RegressorMixin, _BaseTwoLayerReLU):
         self.adversarial_training = adversarial_training
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
+from skorch.callbacks import Callback
 
 from sklearn_attnkernel import TwoLayerReLUClassifier, make_mlp_attn, make_two_layer_relu
 from sklearn_attnkernel.estimator_influence import influence_scores
@@ -126,25 +128,68 @@ def test_adversarial_perturbs_every_point_through_a_pipeline(data):
     assert 0.0 <= result["accuracy"] <= 1.0
 
 
-def test_accuracy_by_epoch_follows_one_trajectory(data, fit_calls):
+@pytest.mark.parametrize("factory", [make_two_layer_relu, make_mlp_attn, TwoLayerReLUClassifier])
+def test_accuracy_by_epoch_is_recorded_during_the_one_training(data, fit_calls, factory):
     Xtr, ytr, Xte, yte = data
-    model = make_two_layer_relu(**FAST)
-    result = run_intervention(
-        model, Xtr, ytr, Xte, yte, kind="curated", top_fraction=0.1, alpha=ALPHA,
-        eval_epochs=(1, 3, 6),
-    )  # fmt: skip
-    epochs_seen = sorted(e for _, _, e in fit_calls)
-    assert epochs_seen == [1, 1, 3, 3, 6, 6]  # baseline and intervention, 6 epochs not redone
-    assert set(result["accuracy_by_epoch"]) == {1, 3, 6}
+    model = factory(**FAST)
+    options = {"kind": "curated", "top_fraction": 0.1, "alpha": ALPHA}
+    result = run_intervention(model, Xtr, ytr, Xte, yte, eval_epochs=(3, 0, 1, 6), **options)
+    # two trainings (baseline, intervention), no extra runs for the recorded epochs
+    assert [epochs for _, _, epochs in fit_calls] == [6, 6]
+    curated = np.setdiff1d(np.arange(48), result["indices"])
+    for key, (X, y) in {
+        "baseline_accuracy_by_epoch": (Xtr, ytr),
+        "accuracy_by_epoch": (Xtr[curated], ytr[curated]),
+    }.items():
+        assert list(result[key]) == [0, 1, 3, 6]
+        # independent check: a clone trained for e epochs (same seed, so the same trajectory)
+        for epochs, recorded in result[key].items():
+            short = clone(model).set_params(**{_epochs_name(model): epochs}).fit(X, y)
+            assert recorded == accuracy_score(yte, short.predict(Xte))
     assert result["accuracy_by_epoch"][6] == result["accuracy"]
     assert result["baseline_accuracy_by_epoch"][6] == result["baseline_accuracy"]
-    # a 3-epoch run is the start of the 6-epoch run: same losses for the first 3 epochs
-    curated = np.setdiff1d(np.arange(48), result["indices"])
-    short = clone(model).set_params(mlp__max_epochs=3).fit(Xtr[curated], ytr[curated])
-    full_losses = result["estimator"][-1].history_[:, "train_loss"]
-    np.testing.assert_array_equal(short[-1].history_[:, "train_loss"], full_losses[:3])
-    accuracy = accuracy_score(yte, short.predict(Xte))
-    assert result["accuracy_by_epoch"][3] == accuracy
+    # recording changes nothing: the same models as without eval_epochs
+    plain = run_intervention(model, Xtr, ytr, Xte, yte, **options)
+    for key in ("baseline_estimator", "estimator"):
+        np.testing.assert_array_equal(_weights(result[key]), _weights(plain[key]))
+    np.testing.assert_array_equal(result["indices"], plain["indices"])
+    assert plain["accuracy_by_epoch"] is None
+    assert model.get_params()[_epochs_name(model).replace("max_epochs", "callbacks")] is None
+
+
+def _epochs_name(model):
+    return "mlp__max_epochs" if hasattr(model, "steps") else "max_epochs"
+
+
+def _weights(model):
+    network = model[-1] if hasattr(model, "steps") else model
+    return network.net_.module_.W.detach().numpy()
+
+
+class _Marker(Callback):
+    """Marks every epoch in the history."""
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("marked", True)
+
+
+def test_accuracy_by_epoch_keeps_the_template_callbacks(data):
+    Xtr, ytr, Xte, yte = data
+    own = _Marker()
+    model = make_two_layer_relu(**FAST, callbacks=[own])
+    result = run_intervention(model, Xtr, ytr, Xte, yte, kind="curated", eval_epochs=[2])
+    assert model.get_params()["mlp__callbacks"] == [own]  # the template is left as it was
+    history = result["estimator"][-1].history_
+    assert len(history[:, "marked"]) == FAST["max_epochs"]  # its own callback still ran
+    assert set(result["accuracy_by_epoch"]) == {2}
+
+
+def test_accuracy_by_epoch_with_max_epochs_zero(data):
+    Xtr, ytr, Xte, yte = data
+    net = TwoLayerReLUClassifier(**{**FAST, "max_epochs": 0})
+    result = run_intervention(net, Xtr, ytr, Xte, yte, kind="curated", eval_epochs=[0])
+    assert result["accuracy_by_epoch"] == {0: result["accuracy"]}
+    assert result["baseline_accuracy_by_epoch"] == {0: result["baseline_accuracy"]}
 
 
 def test_bad_inputs(data):
@@ -166,6 +211,14 @@ def test_bad_inputs(data):
         run_intervention(net, Xtr, ytr, Xte, yte, alpha=0.0)
     with pytest.raises(ValueError, match="eval_epochs must hold"):
         run_intervention(net, Xtr, ytr, Xte, yte, eval_epochs=[-1])
+    with pytest.raises(ValueError, match="eval_epochs must hold"):
+        run_intervention(net, Xtr, ytr, Xte, yte, eval_epochs=[1.5])
+    with pytest.raises(ValueError, match="eval_epochs must hold"):
+        run_intervention(net, Xtr, ytr, Xte, yte, eval_epochs=["ten"])
+    with pytest.raises(ValueError, match="asks for epoch 7, but the network trains for max_e"):
+        run_intervention(net, Xtr, ytr, Xte, yte, eval_epochs=[1, 7])
+    with pytest.raises(ValueError, match="eval_epochs records accuracy during the training"):
+        run_intervention(LogisticRegression(), Xtr, ytr, Xte, yte, eval_epochs=[1])
     with pytest.raises(ValueError, match="needs a classifier"):
         run_intervention(make_two_layer_relu(task="regression"), Xtr, ytr, Xte, yte)
     with pytest.raises(NotFittedError):
