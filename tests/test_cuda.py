@@ -160,3 +160,63 @@ def test_pickle_and_save_load_on_cuda(blobs, tmp_path):
     np.testing.assert_allclose(
         receiver.decision_function(X), est.decision_function(X), rtol=1e-5, atol=1e-6
     )
+
+
+def _binary_pixels():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 30)
+    X = np.clip(rng.uniform(0.2, 0.8, size=(2, 6))[y] + 0.1 * rng.normal(size=(60, 6)), 0, 1)
+    return X, y
+
+
+def test_training_point_attack_through_attention_on_cuda_matches_cpu():
+    from sklearn_attnkernel import attack_training_points, make_mlp_attn
+
+    X, y = _binary_pixels()
+    kw = {**KW, "dtype": "float64", "random_state": 0}
+    fitted = {dev: make_mlp_attn(**kw, device=dev).fit(X, y) for dev in ("cpu", "cuda")}
+    attacked = {
+        dev: attack_training_points(
+            model, X, y, [0, 5, 40], epsilon=0.1, steps=5, clip=(0.0, 1.0), random_state=0
+        )
+        for dev, model in fitted.items()
+    }
+    # binary MSE: one output, so every unit gets a gradient and the two trainings agree closely
+    np.testing.assert_allclose(attacked["cuda"], attacked["cpu"], rtol=0, atol=1e-8)
+    assert not np.array_equal(attacked["cpu"], X)
+
+
+def test_adversarial_training_on_cuda_matches_cpu():
+    from sklearn_attnkernel import make_two_layer_relu
+
+    X, y = _binary_pixels()
+    adv = {"epsilon": 0.05, "steps": 3, "clip": (0.0, 1.0)}
+    kw = {**KW, "dtype": "float64", "random_state": 0, "adversarial_training": adv}
+    cpu = make_two_layer_relu(**kw, device="cpu").fit(X, y)
+    gpu = make_two_layer_relu(**kw, device="cuda").fit(X, y)
+    assert gpu[-1].net_.module_.W.device.type == "cuda"
+    np.testing.assert_allclose(
+        gpu.decision_function(X), cpu.decision_function(X), rtol=1e-8, atol=1e-10
+    )
+
+
+def test_recorded_intervention_accuracies_on_cuda_match_cpu():
+    from sklearn_attnkernel import make_two_layer_relu, run_intervention
+
+    X, y = _binary_pixels()
+    kw = {**KW, "dtype": "float64", "random_state": 0}
+    results = {
+        dev: run_intervention(
+            make_two_layer_relu(**kw, device=dev),
+            X[::2],
+            y[::2],
+            X[1::2],
+            y[1::2],
+            kind="curated",
+            eval_epochs=(1, 3, 5),
+            random_state=0,
+        )
+        for dev in ("cpu", "cuda")
+    }
+    assert results["cuda"]["accuracy_by_epoch"] == results["cpu"]["accuracy_by_epoch"]
+    assert results["cuda"]["accuracy"] == results["cpu"]["accuracy"]
