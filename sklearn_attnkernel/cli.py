@@ -267,7 +267,7 @@ def _add_run(subparsers):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="start from the quick preset: digits, 2 seeds, fewer widths/ε/epochs (minutes)",
+        help="start from the quick preset: digits, 3 seeds, 3 ε, one n, fewer widths (minutes)",
     )
     parser.add_argument("--out", metavar="DIR", help="run folder (default attnkernel-runs/NAME)")
     parser.add_argument(

@@ -9,7 +9,13 @@ A run measures every claim of the paper on real data, with seeds, in five *parts
 - ``ntk``: distance of the network's NTK to the infinite-width one against width, three metrics,
   at initialisation and after training (:func:`~sklearn_attnkernel.ntk_width_sweep`);
 - ``malleability``: flip rate, Spearman ρ and top-k stability of the NTK influence scores under
-  FGSM, PGD, MIM and the random ±ε baseline, with standard or adversarial training;
+  FGSM, PGD, MIM and the random ±ε baseline, with standard or adversarial training, over an ε
+  grid (pixel or standardized units) and a training-set size grid. Each cell also records attack
+  diagnostics on the clean top-k set T: ``top_correct_before/after`` (share of T the network
+  classifies correctly), ``top_loss_before/after`` (mean cross-entropy on T),
+  ``input_cosine`` (mean cosine between clean and attacked rows of T as they enter the
+  network) and ``condition_before/after`` (1-norm condition number of ``K + αI``, read from
+  the influence computation's own factorisation);
 - ``interventions``: test accuracy after the curated / transformed / adversarial interventions.
 
 The grid is the Cartesian product of the config's axes (datasets × settings × training-set sizes
@@ -124,7 +130,7 @@ DEFAULT_CONFIG = {
         "root": None,
         "train_split": "train",
         "test_split": "test",
-        "n_train": [1000],
+        "n_train": [300, 1000, 2000],
         "n_test": 300,
     },
     "training": {
@@ -163,7 +169,7 @@ DEFAULT_CONFIG = {
         "architectures": ["relu", "attention"],
         "widths": [1024],
         "attacks": list(_ATTACKS),
-        "epsilons": [0.03, 0.1, 0.3],
+        "epsilons": [0.01, 0.03, 0.05, 0.1, 0.2, 0.3],
         "epsilon_space": "pixel",
         "top_fraction": 0.1,
         "steps": 40,
@@ -178,6 +184,7 @@ DEFAULT_CONFIG = {
     },
     "interventions": {
         "enabled": True,
+        "n_train": [1000],
         "architectures": ["relu", "attention"],
         "widths": [1024],
         "kinds": ["curated", "transformed"],
@@ -193,7 +200,8 @@ DEFAULT_CONFIG = {
 
 #: What ``--quick`` changes in :data:`DEFAULT_CONFIG`: digits, κ + collapse + NTK vs width +
 #: malleability, without adversarial training and interventions (the costly parts), 60 epochs,
-#: n = 500 (300 for the NTK part). Runs in a few minutes on 2 CPU cores.
+#: n = 500 (300 for the NTK part), 3 ε values and one training-set size for malleability.
+#: Runs in a few minutes on 2 CPU cores.
 QUICK_OVERRIDES = {
     "run": {"name": "quick", "seeds": [0, 1, 2]},
     "data": {
@@ -204,7 +212,11 @@ QUICK_OVERRIDES = {
     },
     "training": {"epochs": 60},
     "ntk": {"n_train": [300], "n_eval": 100},
-    "malleability": {"widths": [1024], "adversarial_training": [False]},
+    "malleability": {
+        "widths": [1024],
+        "epsilons": [0.03, 0.1, 0.3],
+        "adversarial_training": [False],
+    },
     "interventions": {"enabled": False},
 }
 
@@ -539,8 +551,9 @@ class ExperimentConfig:
         folder, see :func:`~sklearn_attnkernel.load_dataset`), ``train_split`` and
         ``test_split`` ("train", "test", "all"; when equal, the test points are drawn from the
         rest of the split, disjoint from the training points), ``n_train`` (the training-set
-        size grid: ints ≥ 2 or "all"; a size at least the split's becomes "all", so e.g. 1000
-        means all 268 training images of the binary digits task), ``n_test`` (int or "all").
+        size grid, default [300, 1000, 2000]: ints ≥ 2 or "all"; a size at least the split's
+        becomes "all", so on digits 2000 means all 1347 training images and 300 all 268 of the
+        binary task), ``n_test`` (int or "all").
     ``[training]``
         ``epochs``, ``lr``, ``batch_size``, ``reg_lambda`` (summed ``‖θ − θ₀‖²`` convention of
         :class:`~sklearn_attnkernel.TwoLayerReLUClassifier`), ``sigma_w``.
@@ -555,15 +568,18 @@ class ExperimentConfig:
         one-hot regression, a scale-comparable function-space distance), ``alpha``, ``n_eval``.
     ``[malleability]``
         ``architectures``, ``widths``, ``attacks`` ("fgsm", "pgd", "mim", "random"),
-        ``epsilons`` (the ε grid, each ≥ 0), ``epsilon_space`` ("pixel": ε in [0, 1] pixel units;
-        "standardized": ε in units of the dataset's pixel std), ``top_fraction``, ``steps``,
+        ``epsilons`` (the ε grid, each ≥ 0; default 0.01, 0.03, 0.05, 0.1, 0.2, 0.3),
+        ``epsilon_space`` ("pixel": ε in [0, 1] pixel units; "standardized": ε in the units
+        after the mean/std step, ``ε_pixel = ε · scale_`` of the pipeline's
+        :class:`~sklearn_attnkernel.DatasetStandardizer`), ``top_fraction``, ``steps``,
         ``step_size``, ``clip`` (keep pixels in [0, 1]), ``mode`` ("joint", "independent"),
         ``kernel``, ``alpha``, ``loss``, ``adversarial_training`` (list of bools: an axis), and
         the ``[malleability.adversarial]`` table (``method``, ``epsilon`` in pixels,
         ``steps``, optional ``step_size``, default ``2.5 ε / steps``) used when it is true:
         the network then trains on adversarial examples made in pixel space.
     ``[interventions]``
-        ``architectures``, ``widths``, ``kinds`` ("curated", "transformed", "adversarial"),
+        ``n_train`` (default [1000]: one size, not the data grid), ``architectures``,
+        ``widths``, ``kinds`` ("curated", "transformed", "adversarial"),
         ``attack``, ``epsilon`` (pixel units), ``steps``, ``step_size``, ``clip``,
         ``top_fraction``, ``record_epochs`` (test accuracy after these numbers of epochs, each
         an extra training of the same seeded trajectory; empty: final accuracy only).
@@ -1482,10 +1498,106 @@ def _attack_seed(s, *attack):
     )
 
 
+def _pixel_epsilon(model, epsilon, space):
+    """ε in pixel units: ``"standardized"`` ε is multiplied by the pipeline's std (``scale_``).
+
+    The std is read from the fitted :class:`~sklearn_attnkernel.DatasetStandardizer` step of
+    ``model``, so ``ε_pixel = ε_std · scale_`` holds for the very step the network sees.
+    """
+    if space == "pixel":
+        return float(epsilon)
+    from .datasets import DatasetStandardizer
+
+    scales = [
+        step.scale_
+        for _, step in getattr(model, "steps", [])
+        if isinstance(step, DatasetStandardizer)
+    ]
+    if len(scales) != 1:
+        raise ValueError(
+            f"epsilon_space='standardized' needs exactly one DatasetStandardizer step in the "
+            f"pipeline to read the std from; found {len(scales)}. Use epsilon_space='pixel'."
+        )
+    return float(epsilon) * float(scales[0])
+
+
+class _ConditionCapture(logging.Handler):
+    """Collect the condition numbers of ``K + αI`` that :func:`loo_influence` logs.
+
+    The influence computation factorises ``K + αI`` once and logs its 1-norm condition number;
+    reading that record reuses the factorisation instead of computing a second one.
+    """
+
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.values = []
+
+    def emit(self, record):
+        if str(record.msg).startswith("loo_influence:") and len(record.args or ()) >= 3:
+            self.values.append(float(record.args[2]))
+
+
+@contextlib.contextmanager
+def _capture_condition():
+    target = logging.getLogger("sklearn_attnkernel.influence")
+    handler, level, propagate = _ConditionCapture(), target.level, target.propagate
+    target.addHandler(handler)
+    if not target.isEnabledFor(logging.INFO):
+        # records the user did not ask for go to this handler alone, not up the hierarchy
+        target.setLevel(logging.INFO)
+        target.propagate = False
+    try:
+        yield handler.values
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(level)
+        target.propagate = propagate
+
+
+def _scored(model, X_test, y_test, influence, train=None):
+    """Influence scores and the condition number of the ``K + αI`` they were computed with.
+
+    ``train``: an ``(X_train, y_train)`` pair scored under the same network (e.g. the attacked
+    training matrix); None scores the training set the network was fitted on.
+    """
+    from .estimator_influence import influence_scores
+
+    extra = {} if train is None else {"X_train": train[0], "y_train": train[1]}
+    with _capture_condition() as conditions:
+        scores = influence_scores(model, X_test, y_test, **extra, **influence)
+    return scores, (conditions[-1] if conditions else math.nan)
+
+
+def _top_set_diagnostics(model, X_reference, y, top):
+    """The network's view of the top-k rows of a (clean or attacked) training matrix.
+
+    Returns the network's input features of those rows (attention steps use ``X_reference``
+    as their reference set, as in the attack), the share classified correctly and the mean
+    cross-entropy (the classifiers' task loss) of the network on them.
+    """
+    from sklearn.metrics import log_loss
+
+    from .estimator_influence import _features, _split_estimator
+
+    steps, final = _split_estimator(model)
+    F_top, _ = _features(steps, X_reference[top], X_reference)
+    F_top = np.asarray(F_top, dtype=np.float64)
+    proba = final.predict_proba(F_top)
+    predicted = final.classes_[np.argmax(proba, axis=1)]
+    correct = float(np.mean(predicted == y[top]))
+    loss = float(log_loss(y[top], proba, labels=final.classes_))
+    return F_top, correct, loss
+
+
+def _row_cosine(A, B):
+    norms = np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1)
+    dots = np.einsum("ij,ij->i", A, B)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.nanmean(np.where(norms > 0, dots / norms, np.nan)))
+
+
 def _run_malleability(cells, ctx):
     from .attacks import attack_training_points
-    from .datasets import PIXEL_STATS
-    from .estimator_influence import influence_scores
     from .influence_metrics import (
         _top_positive,
         influence_flip_rate,
@@ -1497,29 +1609,43 @@ def _run_malleability(cells, ctx):
     data = _cell_data(s0, ctx["root"])
     X, y, X_test, y_test = data["X"], data["y"], data["X_test"], data["y_test"]
     model = _make_model(s0, s0["adversarial"] if s0["adversarial_training"] else None)
+    start = time.perf_counter()
     model.fit(X, y)
+    fit_s = time.perf_counter() - start
     accuracy = float(model.score(X_test, y_test))
     influence = {"kernel": s0["kernel"], "alpha": s0["alpha"], "loss": s0["loss"]}
-    before = influence_scores(model, X_test, y_test, **influence)
+    # one training and one clean influence computation (one factorisation) for every attack/ε
+    start = time.perf_counter()
+    before, condition_before = _scored(model, X_test, y_test, influence)
+    clean_s = time.perf_counter() - start
     top = np.sort(_top_positive(before, s0["top_fraction"]))
     info = {
         "n_train": int(X.shape[0]),
         "n_test": int(X_test.shape[0]),
         "n_top": int(top.size),
         "test_accuracy": accuracy,
+        "fit_s": fit_s,
+        "clean_influence_s": clean_s,
     }
+    clean = None
+    if top.size:
+        F_clean, correct_before, loss_before = _top_set_diagnostics(model, X, y, top)
+        clean = [
+            {"metric": "top_correct_before", "value": correct_before},
+            {"metric": "top_loss_before", "value": loss_before},
+            {"metric": "condition_before", "value": condition_before},
+        ]
     results = []
     for s in cells:
         notes = []
-        epsilon = s["epsilon"]
-        if s["epsilon_space"] == "standardized":
-            epsilon = epsilon * PIXEL_STATS[s["dataset"]][1]
+        epsilon = _pixel_epsilon(model, s["epsilon"], s["epsilon_space"])
         attack_seed = _attack_seed(s, s["attack"], s["epsilon"], s["epsilon_space"])
         if top.size == 0:
             rows = [{"metric": "test_accuracy", "value": accuracy}]
             notes.append("no positive influence score: nothing to attack")
             results.append((s, rows, info, notes))
             continue
+        start = time.perf_counter()
         X_adv = attack_training_points(
             model,
             X,
@@ -1534,7 +1660,11 @@ def _run_malleability(cells, ctx):
             random_state=attack_seed,
         )
         X_adv = np.asarray(X_adv, dtype=np.float64)
-        after = influence_scores(model, X_test, y_test, X_train=X_adv, y_train=y, **influence)
+        attack_s = time.perf_counter() - start
+        start = time.perf_counter()
+        after, condition_after = _scored(model, X_test, y_test, influence, (X_adv, y))
+        F_adv, correct_after, loss_after = _top_set_diagnostics(model, X_adv, y, top)
+        timing = {"attack_s": attack_s, "influence_s": time.perf_counter() - start}
         fraction = s["top_fraction"]
         rows = [
             {"metric": "flip_rate", "value": influence_flip_rate(before, after, fraction)},
@@ -1542,8 +1672,13 @@ def _run_malleability(cells, ctx):
             {"metric": "top_k_stability", "value": top_k_stability(before, after, fraction)},
             {"metric": "test_accuracy", "value": accuracy},
             {"metric": "linf_perturbation", "value": float(np.max(np.abs(X_adv - X)))},
+            *clean,
+            {"metric": "top_correct_after", "value": correct_after},
+            {"metric": "top_loss_after", "value": loss_after},
+            {"metric": "input_cosine", "value": _row_cosine(F_clean, F_adv)},
+            {"metric": "condition_after", "value": condition_after},
         ]
-        results.append((s, rows, {**info, "epsilon_pixel": epsilon}, notes))
+        results.append((s, rows, {**info, **timing, "epsilon_pixel": epsilon}, notes))
     return results
 
 

@@ -25,7 +25,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["PAPER_NUMBERS", "build_report", "build_tables", "load_results", "mean_ci", "summarize"]
+__all__ = [
+    "PAPER_NUMBERS",
+    "PAPER_RATIO_RANGE",
+    "build_report",
+    "build_tables",
+    "load_results",
+    "mean_ci",
+    "ratio_ci",
+    "sensitivity_sentences",
+    "sensitivity_tables",
+    "summarize",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -469,6 +480,16 @@ def build_tables(results):
             summary,
             _pivot(summary, ["dataset", "setting", "n_train"], "transform", digits=4),
         )
+    if not mal.empty:
+        sensitivity = sensitivity_tables(results)
+        displays = _sensitivity_displays(sensitivity)
+        for short, long in (
+            ("baseline", "sensitivity_baseline"),
+            ("ratio", "sensitivity_ratio"),
+            ("diagnostics", "sensitivity_diagnostics"),
+        ):
+            if long in displays:
+                tables[long] = (sensitivity[short], displays[long])
     return tables
 
 
@@ -478,6 +499,532 @@ def _order_attacks(display):
     attacks = [c for c in order if c in display.columns]
     display = display[fixed + attacks]
     return display.rename(columns={"random": "random (baseline)"})
+
+
+# --------------------------------------------------------------------------------------------
+# Malleability as a curve (issue #7): paired baselines, ratios, diagnostics
+# --------------------------------------------------------------------------------------------
+#: The paper's headline: MLP-Attn flip rates 6–9× those of 2L-ReLU on 10-class data (PGD).
+PAPER_RATIO_RANGE = (6.0, 9.0)
+_SENSITIVITY_METRICS = ("flip_rate", "spearman", "top_k_stability")
+_DIAGNOSTICS = (
+    "top_correct_before",
+    "top_correct_after",
+    "top_loss_before",
+    "top_loss_after",
+    "input_cosine",
+    "condition_before",
+    "condition_after",
+)
+# What identifies one fitted network's measurement, apart from the attack (and the seed).
+_CURVE_KEYS = [
+    "dataset",
+    "setting",
+    "n_train",
+    "width",
+    "adversarial_training",
+    "epsilon_space",
+    "epsilon",
+]
+
+
+def _ratio_of_means(numerator, denominator, axis=-1):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.mean(numerator, axis=axis) / np.mean(denominator, axis=axis)
+
+
+def ratio_ci(numerator, denominator, *, confidence=_CONFIDENCE, n_resamples=9999, random_state=0):
+    """Ratio of two means with a paired percentile-bootstrap confidence interval.
+
+    The ratio is ``mean(numerator) / mean(denominator)`` over the pairs (e.g. the MLP-Attn
+    and 2L-ReLU flip rates of the same seeds). Its interval comes from
+    :func:`scipy.stats.bootstrap` with ``paired=True`` (seeds are resampled together, keeping
+    each seed's two values side by side) and the percentile method, which stays defined with
+    the handful of seeds a run has; with 3 seeds it is coarse, so read it as indicative.
+
+    Parameters
+    ----------
+    numerator, denominator : array-like of shape (n_pairs,)
+        Paired values; a pair with a NaN on either side is dropped.
+    confidence : float, default=0.95
+        Confidence level.
+    n_resamples : int, default=9999
+        Bootstrap resamples.
+    random_state : int, default=0
+        Seed of the resampling (:func:`numpy.random.default_rng`).
+
+    Returns
+    -------
+    ratio : float
+        ``inf`` when the denominator's mean is 0 and the numerator's is not; NaN when both are
+        0 or no pair is left.
+    low, high : float
+        The interval; NaN with fewer than two pairs or a zero denominator mean. ``high`` is
+        ``inf`` when some resamples have a zero denominator mean.
+    note : str
+        Empty, or why the ratio or its interval is undefined or unbounded.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel.report import ratio_ci
+    >>> ratio, low, high, note = ratio_ci([0.3, 0.2, 0.25], [0.05, 0.04, 0.03])
+    >>> round(ratio, 2), bool(low <= ratio <= high), note
+    (6.25, True, '')
+    >>> ratio_ci([0.1, 0.2], [0.0, 0.0])[0], ratio_ci([0.1, 0.2], [0.0, 0.0])[3]
+    (inf, 'denominator is 0 in every pair: ratio unbounded, no interval')
+    """
+    import warnings
+
+    from scipy import stats
+
+    a = np.asarray(numerator, dtype=np.float64).ravel()
+    b = np.asarray(denominator, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(
+            f"numerator and denominator must be paired (same length); got {a.size} and {b.size}."
+        )
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    if a.size == 0:
+        return math.nan, math.nan, math.nan, "no complete pair"
+    num, den = float(a.mean()), float(b.mean())
+    if den == 0:
+        if num == 0:
+            return math.nan, math.nan, math.nan, "both means are 0: ratio undefined"
+        return (
+            math.inf,
+            math.nan,
+            math.nan,
+            ("denominator is 0 in every pair: ratio unbounded, no interval"),
+        )
+    ratio = num / den
+    if a.size < 2:
+        return ratio, math.nan, math.nan, "one pair: no interval"
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        result = stats.bootstrap(
+            (a, b),
+            _ratio_of_means,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="percentile",
+            random_state=np.random.default_rng(random_state),
+        )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    note = ""
+    if (b <= 0).any():
+        note = "some denominators are <= 0: resampled means can be 0 and the bounds unbounded"
+    return ratio, low, high, note
+
+
+def _seeded(frame, metric):
+    rows = frame[frame["metric"] == metric]
+    return rows[[*_CURVE_KEYS, "architecture", "attack", "seed", "value"]]
+
+
+def sensitivity_tables(results):
+    """Malleability against ε and n, read against the paired random baseline.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Tidy results (from :func:`load_results`); only the malleability rows are used.
+
+    Returns
+    -------
+    tables : dict of str to pandas.DataFrame
+        ``"baseline"``: per cell (dataset, setting, n, width, training, ε space, ε,
+        architecture, attack) and metric (flip rate, Spearman ρ, top-k stability): the attack's
+        mean and 95 % CI over seeds, the random ±ε baseline's on the same network and seed,
+        and the excess ``attack − random`` (mean and t-interval of the per-seed differences),
+        plus ``explained`` = random mean / attack mean (flip rate; NaN for a zero attack mean).
+        ``"ratio"``: per cell and attack, the MLP-Attn / 2L-ReLU flip-rate ratio of means with
+        its paired bootstrap CI over seeds (:func:`ratio_ci`).
+        ``"diagnostics"``: per cell, architecture and attack, the mean and CI of the attack
+        diagnostics (accuracy and loss on the top-k set before/after, input cosine, condition
+        numbers of ``K + αI``). Empty frames when there is nothing to pair.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_attnkernel.report import sensitivity_tables
+    >>> rows = [dict(part="malleability", dataset="digits", setting="multiclass", n_train=300,
+    ...              width=64, adversarial_training=False, epsilon_space="pixel", epsilon=0.3,
+    ...              architecture=arch, attack=attack, seed=seed, metric="flip_rate",
+    ...              value=value)
+    ...         for arch, attack, values in [("relu", "pgd", [0.1, 0.2, 0.1]),
+    ...                                      ("relu", "random", [0.0, 0.1, 0.0]),
+    ...                                      ("attention", "pgd", [0.4, 0.5, 0.6]),
+    ...                                      ("attention", "random", [0.1, 0.1, 0.1])]
+    ...         for seed, value in enumerate(values)]
+    >>> tables = sensitivity_tables(pd.DataFrame(rows))
+    >>> tables["baseline"][["architecture", "excess_mean"]].round(3).values.tolist()
+    [['attention', 0.4], ['relu', 0.1]]
+    >>> round(float(tables["ratio"]["ratio"].iloc[0]), 2)
+    3.75
+    """
+    columns = {
+        "baseline": [*_CURVE_KEYS, "architecture", "attack", "metric"],
+        "ratio": [*_CURVE_KEYS, "attack", "quantity"],
+        "diagnostics": [*_CURVE_KEYS, "architecture", "attack", "metric"],
+    }
+    empty = {name: pd.DataFrame(columns=cols) for name, cols in columns.items()}
+    mal = _part(results, "malleability") if "part" in results else results.iloc[:0]
+    if mal.empty:
+        return empty
+    mal = mal.copy()
+    for name in _CURVE_KEYS:
+        if name not in mal:
+            mal[name] = pd.NA
+    tables = dict(empty)
+    keys = [*_CURVE_KEYS, "architecture"]
+    out = []
+    for metric in _SENSITIVITY_METRICS:
+        seeded = _seeded(mal, metric)
+        attacks = seeded[seeded["attack"] != "random"]
+        random = seeded[seeded["attack"] == "random"].drop(columns="attack")
+        paired = attacks.merge(random, on=[*keys, "seed"], how="left", suffixes=("", "_random"))
+        for group_keys, group in paired.groupby([*keys, "attack"], dropna=False, sort=True):
+            mean, half, n = mean_ci(group["value"].to_numpy(dtype=float))
+            r_mean, r_half, r_n = mean_ci(group["value_random"].to_numpy(dtype=float))
+            diff = (group["value"] - group["value_random"]).to_numpy(dtype=float)
+            e_mean, e_half, e_n = mean_ci(diff)
+            explained = math.nan
+            if metric == "flip_rate" and mean > 0 and not math.isnan(r_mean):
+                explained = r_mean / mean
+            out.append(
+                [
+                    *group_keys,
+                    metric,
+                    mean,
+                    half,
+                    n,
+                    r_mean,
+                    r_half,
+                    r_n,
+                    e_mean,
+                    e_half,
+                    e_n,
+                    explained,
+                ]
+            )
+    baseline = pd.DataFrame(
+        out,
+        columns=[
+            *keys,
+            "attack",
+            "metric",
+            "attack_mean",
+            "attack_ci95",
+            "n",
+            "random_mean",
+            "random_ci95",
+            "random_n",
+            "excess_mean",
+            "excess_ci95",
+            "excess_n",
+            "explained",
+        ],
+    )
+    tables["baseline"] = baseline
+
+    flips = _seeded(mal, "flip_rate")
+    ratios = []
+    for quantity, frame in (("flip_rate", flips),):
+        relu = frame[frame["architecture"] == "relu"].drop(columns="architecture")
+        attn = frame[frame["architecture"] == "attention"].drop(columns="architecture")
+        both = attn.merge(relu, on=[*_CURVE_KEYS, "attack", "seed"], suffixes=("_attn", "_relu"))
+        for group_keys, group in both.groupby([*_CURVE_KEYS, "attack"], dropna=False, sort=True):
+            a = group["value_attn"].to_numpy(dtype=float)
+            b = group["value_relu"].to_numpy(dtype=float)
+            ratio, low, high, note = ratio_ci(a, b)
+            ratios.append(
+                [
+                    *group_keys,
+                    quantity,
+                    np.nanmean(a),
+                    np.nanmean(b),
+                    ratio,
+                    low,
+                    high,
+                    int(np.sum(~(np.isnan(a) | np.isnan(b)))),
+                    note,
+                ]
+            )
+    tables["ratio"] = pd.DataFrame(
+        ratios,
+        columns=[
+            *_CURVE_KEYS,
+            "attack",
+            "quantity",
+            "attention_mean",
+            "relu_mean",
+            "ratio",
+            "low",
+            "high",
+            "n",
+            "note",
+        ],
+    )
+    diag = mal[mal["metric"].isin(_DIAGNOSTICS)]
+    if not diag.empty:
+        tables["diagnostics"] = summarize(diag, [*keys, "attack", "metric"])
+    return tables
+
+
+def _fmt_ratio(row):
+    ratio = row["ratio"]
+    if isinstance(ratio, float) and math.isinf(ratio):
+        return "∞ (2L-ReLU 0)"
+    if ratio is None or math.isnan(ratio):
+        return "—"
+    text = f"{ratio:.2f}×"
+    if not math.isnan(row["low"]):
+        text += f" [{row['low']:.2f}, {row['high']:.2f}]"
+    return text
+
+
+def _sensitivity_displays(tables):
+    """Wide, readable versions of :func:`sensitivity_tables`' frames."""
+    shown = {}
+    base = tables["baseline"]
+    if not base.empty:
+        frame = base[base["metric"] == "flip_rate"].copy()
+        frame["attack flip"] = [
+            _fmt(m, h, n, percent=True)
+            for m, h, n in zip(frame["attack_mean"], frame["attack_ci95"], frame["n"], strict=True)
+        ]
+        frame["random flip"] = [
+            _fmt(m, h, n, percent=True)
+            for m, h, n in zip(
+                frame["random_mean"], frame["random_ci95"], frame["random_n"], strict=True
+            )
+        ]
+        frame["excess"] = [
+            _fmt(m, h, n, percent=True)
+            for m, h, n in zip(
+                frame["excess_mean"], frame["excess_ci95"], frame["excess_n"], strict=True
+            )
+        ]
+        frame["explained by random"] = [
+            "—" if math.isnan(v) else f"{v:.0%}" for v in frame["explained"]
+        ]
+        for metric, label in (
+            ("spearman", "Spearman ρ (random)"),
+            ("top_k_stability", "top-k (random)"),
+        ):
+            other = base[base["metric"] == metric].set_index(
+                [*_CURVE_KEYS, "architecture", "attack"]
+            )
+            index = frame.set_index([*_CURVE_KEYS, "architecture", "attack"]).index
+            values = []
+            for key in index:
+                if key in other.index:
+                    row = other.loc[key]
+                    row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+                    values.append(
+                        f"{_fmt(row['attack_mean'], row['attack_ci95'], row['n'])} "
+                        f"({_fmt(row['random_mean'], row['random_ci95'], row['random_n'])})"
+                    )
+                else:
+                    values.append("—")
+            frame[label] = values
+        frame = _label_arch(frame)
+        shown["sensitivity_baseline"] = frame[
+            [
+                "dataset",
+                "setting",
+                "n_train",
+                "adversarial_training",
+                "epsilon_space",
+                "epsilon",
+                "architecture",
+                "attack",
+                "attack flip",
+                "random flip",
+                "excess",
+                "explained by random",
+                "Spearman ρ (random)",
+                "top-k (random)",
+            ]
+        ].reset_index(drop=True)
+    ratio = tables["ratio"]
+    if not ratio.empty:
+        frame = ratio.copy()
+        frame["MLP-Attn / 2L-ReLU [95 % CI]"] = [_fmt_ratio(r) for _, r in frame.iterrows()]
+        shown["sensitivity_ratio"] = frame[
+            [
+                "dataset",
+                "setting",
+                "n_train",
+                "adversarial_training",
+                "epsilon_space",
+                "epsilon",
+                "attack",
+                "quantity",
+                "MLP-Attn / 2L-ReLU [95 % CI]",
+                "n",
+                "note",
+            ]
+        ].reset_index(drop=True)
+    diag = tables["diagnostics"]
+    if not diag.empty:
+        shown["sensitivity_diagnostics"] = _pivot(
+            _label_arch(diag),
+            [
+                "dataset",
+                "setting",
+                "n_train",
+                "adversarial_training",
+                "epsilon_space",
+                "epsilon",
+                "architecture",
+                "attack",
+            ],
+            "metric",
+            digits=3,
+            order=list(_DIAGNOSTICS),
+        )
+    return shown
+
+
+def _verdict_ratio(row, paper=PAPER_RATIO_RANGE):
+    low, high, ratio = row["low"], row["high"], row["ratio"]
+    if math.isinf(ratio):
+        return "unbounded"
+    if math.isnan(ratio):
+        return "undefined"
+    if math.isnan(low):
+        return "in range (no CI)" if paper[0] <= ratio <= paper[1] else "out of range (no CI)"
+    if paper[0] <= ratio <= paper[1]:
+        return "reproduced"
+    if high >= paper[0] and low <= paper[1]:
+        return "consistent"
+    if low > 1:
+        return "gap, smaller" if high < paper[0] else "gap, larger"
+    if high < 1:
+        return "opposite"
+    return "no gap"
+
+
+def _where(rows):
+    """'ε = 0.3 at n = 300 (4.1× [3.0, 8.0])', ... for ratio rows."""
+    items = []
+    for _, row in rows.iterrows():
+        text = f"ε = {row['epsilon']:g} at n = {row['n_train']}"
+        if math.isfinite(row["ratio"]):
+            text += f" ({row['ratio']:.1f}×"
+            text += f" [{row['low']:.1f}, {row['high']:.1f}])" if math.isfinite(row["low"]) else ")"
+        items.append(text)
+    return ", ".join(items)
+
+
+def sensitivity_sentences(tables):
+    """Plain-words findings of :func:`sensitivity_tables`, for the report.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        The output of :func:`sensitivity_tables`.
+
+    Returns
+    -------
+    sentences : list of str
+        Where (ε, its units, n) the paper's 6–9× headline ratio is or is not reproduced, and
+        how much of each flip rate the random baseline already explains. "Reproduced": the
+        MLP-Attn / 2L-ReLU ratio of mean flip rates lies in 6–9×; a ratio outside it whose
+        bootstrap CI overlaps 6–9× is reported apart, as are ratios whose CI lies above 1
+        (a smaller or larger gap) or includes 1 (no clear gap).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_attnkernel.report import sensitivity_sentences
+    >>> empty = {"baseline": pd.DataFrame(), "ratio": pd.DataFrame(),
+    ...          "diagnostics": pd.DataFrame()}
+    >>> sensitivity_sentences(empty)
+    []
+    """
+    from .datasets import PIXEL_STATS
+
+    sentences = []
+    ratio = tables.get("ratio", pd.DataFrame())
+    if not ratio.empty:
+        flips = ratio[
+            (ratio["quantity"] == "flip_rate")
+            & (ratio["attack"] != "random")
+            & (ratio["epsilon"] > 0)
+        ]
+        flips = flips[flips["adversarial_training"] != True]  # noqa: E712 (nullable boolean)
+        for (dataset, setting, space, attack), group in flips.groupby(
+            ["dataset", "setting", "epsilon_space", "attack"], sort=True
+        ):
+            group = group.sort_values(["n_train", "epsilon"]).assign(
+                verdict=[
+                    _verdict_ratio(r)
+                    for _, r in group.sort_values(["n_train", "epsilon"]).iterrows()
+                ]
+            )
+            std = PIXEL_STATS.get(dataset, (None, None))[1]
+            units = (
+                "pixel units ([0, 1])"
+                if space == "pixel"
+                else f"standardized units (ε_pixel = ε · {std})"
+            )
+            head = f"{dataset} {setting}, {attack.upper()}, ε in {units}"
+            buckets = (
+                (("reproduced", "in range (no CI)"), "the paper's 6–9× ratio is reproduced at"),
+                (("consistent",), "the ratio is outside 6–9× but its CI reaches into it at"),
+                (("gap, smaller",), "MLP-Attn is more malleable, but by less than 6×, at"),
+                (("gap, larger",), "the gap exceeds 9× at"),
+                (("no gap",), "there is no clear gap (the CI includes 1) at"),
+                (("opposite",), "2L-ReLU is the more malleable (CI below 1) at"),
+                (("unbounded",), "2L-ReLU flips nothing while MLP-Attn does (ratio ∞) at"),
+                (("undefined",), "neither flips anything at"),
+                (("out of range (no CI)",), "outside 6–9× (one seed, no CI) at"),
+            )
+            parts = []
+            for verdicts, text in buckets:
+                chosen = group[group["verdict"].isin(verdicts)]
+                if not chosen.empty:
+                    parts.append(f"{text} {_where(chosen)}")
+            if setting != "multiclass":
+                parts.append("the paper's headline is for 10-class data (binary CIFAR-10: no gap)")
+            if space == "pixel" and std:
+                top = float(group["epsilon"].max())
+                parts.append(f"ε = {top:g} pixels is {top / std:.2f} in standardized units")
+            sentences.append(f"{head}: " + "; ".join(parts) + ".")
+    base = tables.get("baseline", pd.DataFrame())
+    if not base.empty and base["random_mean"].isna().all():
+        sentences.append(
+            'No random ±ε baseline was measured (add "random" to malleability.attacks): '
+            "these flip rates cannot be read against noise of the same size."
+        )
+    if not base.empty:
+        flips = base[
+            (base["metric"] == "flip_rate") & base["explained"].notna() & (base["epsilon"] > 0)
+        ]
+        flips = flips[flips["adversarial_training"] != True]  # noqa: E712
+        for (dataset, setting, space, arch, attack), group in flips.groupby(
+            ["dataset", "setting", "epsilon_space", "architecture", "attack"], sort=True
+        ):
+            share = group["explained"].to_numpy(dtype=float)
+            at_max = group.loc[group["epsilon"] == group["epsilon"].max(), "explained"]
+            sentences.append(
+                f"{dataset} {setting}, {_ARCH_LABELS.get(arch, arch)}, {attack.upper()} "
+                f"({space} ε): the random ±ε baseline on the same points already reaches a "
+                f"median {np.median(share):.0%} (range {share.min():.0%}–{share.max():.0%}) "
+                f"of the attack's flip rate over the measured ε > 0 and n; "
+                f"{at_max.median():.0%} at the largest ε ({group['epsilon'].max():g})"
+                + (
+                    ". At 100 % or more the attack flips no more than noise of the same size."
+                    if share.max() >= 1
+                    else "."
+                )
+            )
+    return sentences
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,32 +1142,7 @@ def _figures(results, figures):
                 "(dotted lines, same colour).",
             )
         )
-        if len(epsilons) > 1:
-            fig, ax = subplots(figsize=(5, 3.6))
-            for (arch, attack), line in summary.groupby(["architecture", "attack"], sort=True):
-                ax.errorbar(
-                    line["epsilon"],
-                    line["mean"],
-                    yerr=line["ci95"].fillna(0),
-                    color=colors.get(arch),
-                    linestyle=":" if attack == "random" else "-",
-                    marker={"fgsm": "s", "pgd": "o", "mim": "^", "random": "x"}.get(attack, "."),
-                    capsize=2,
-                    label=f"{_ARCH_LABELS.get(arch, arch)}, {attack}",
-                )
-            ax.set_xscale("log")
-            ax.set_xlabel("ε")
-            ax.set_ylabel("flip rate")
-            ax.legend(fontsize=6)
-            ax.set_title(f"Flip rate vs ε — {dataset}, {setting}, n = {n_train}")
-            name = f"flip_rate_vs_epsilon_{dataset}_{setting}_n{n_train}"
-            made.append(
-                (
-                    "malleability",
-                    _save(fig, figures, name),
-                    "Flip rate against ε (log scale); dotted: the random ±ε baseline.",
-                )
-            )
+    made += _sensitivity_figures(results, figures, subplots, colors)
 
     kappa = _part(results, "kappa")
     for (dataset, setting), rows in _groups(kappa, ["dataset", "setting"]):
@@ -709,6 +1231,172 @@ def _figures(results, figures):
                 "Mean pairwise cosine of the rows (≈ 1: collapsed to a rank-one kernel).",
             )
         )
+    return made
+
+
+def _curve_panels(summary, metric_label, name, title, figures, subplots, colors):
+    """One panel per attack: a line per architecture against ε (log x), the random baseline
+    of the same architecture as a band (mean ± 95 % CI) in the same colour."""
+    summary = summary[summary["epsilon"] > 0]  # ε = 0 has no place on a log axis
+    attacks = [a for a in ("fgsm", "pgd", "mim") if a in set(summary["attack"])]
+    if not attacks or summary["epsilon"].nunique() < 2:
+        return None
+    fig, axes = subplots(
+        1, len(attacks), figsize=(4.2 * len(attacks), 3.4), squeeze=False, sharey=True
+    )
+    for ax, attack in zip(axes[0], attacks, strict=True):
+        for arch in sorted(summary["architecture"].unique(), key=lambda a: _ARCH_ORDER.get(a, 99)):
+            label = _ARCH_LABELS.get(arch, arch)
+            line = summary[(summary["architecture"] == arch) & (summary["attack"] == attack)]
+            line = line.sort_values("epsilon")
+            ax.errorbar(
+                line["epsilon"],
+                line["mean"],
+                yerr=line["ci95"].fillna(0),
+                color=colors.get(arch),
+                marker="o",
+                capsize=2,
+                label=label,
+            )
+            band = summary[(summary["architecture"] == arch) & (summary["attack"] == "random")]
+            band = band.sort_values("epsilon")
+            if not band.empty:
+                half = band["ci95"].fillna(0)
+                ax.fill_between(
+                    band["epsilon"],
+                    band["mean"] - half,
+                    band["mean"] + half,
+                    color=colors.get(arch),
+                    alpha=0.18,
+                    linewidth=0,
+                )
+                ax.plot(
+                    band["epsilon"],
+                    band["mean"],
+                    color=colors.get(arch),
+                    linestyle=":",
+                    label=f"{label}, random ±ε",
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("ε")
+        ax.set_title(attack.upper())
+    axes[0][0].set_ylabel(metric_label)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, figures, name)
+
+
+def _ratio_panels(ratio, x, line_key, name, title, figures, subplots):
+    """MLP-Attn / 2L-ReLU flip-rate ratio against ``x`` (one panel per attack, a line per
+    ``line_key``), bootstrap CIs as error bars, the paper's 6–9× as a grey band."""
+    ratio = ratio[np.isfinite(ratio["ratio"].astype(float)) & (ratio[x].astype(float) > 0)]
+    attacks = [a for a in ("fgsm", "pgd", "mim", "random") if a in set(ratio["attack"])]
+    if not attacks or ratio[x].nunique() < 2:
+        return None
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    values = sorted(ratio[line_key].dropna().unique())
+    palette = {value: f"C{i % 10}" for i, value in enumerate(values)}
+    symbol = "n" if line_key == "n_train" else "ε"
+    fig, axes = subplots(
+        1, len(attacks), figsize=(4.2 * len(attacks), 3.6), squeeze=False, sharey=True
+    )
+    for ax, attack in zip(axes[0], attacks, strict=True):
+        ax.axhspan(*PAPER_RATIO_RANGE, color="0.85")
+        ax.axhline(1.0, color="0.4", linewidth=0.8)
+        sub = ratio[ratio["attack"] == attack]
+        for value, line in sub.groupby(line_key, sort=True):
+            line = line.sort_values(x)
+            mean = line["ratio"].to_numpy(dtype=float)
+            low = np.nan_to_num(mean - line["low"].to_numpy(dtype=float), nan=0.0)
+            high = np.nan_to_num(line["high"].to_numpy(dtype=float) - mean, nan=0.0, posinf=0.0)
+            ax.errorbar(
+                line[x].astype(float),
+                mean,
+                yerr=[np.clip(low, 0, None), np.clip(high, 0, None)],
+                marker="o",
+                capsize=2,
+                color=palette[value],
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ticks = sorted(ratio[x].astype(float).unique())
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], minor=False)
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
+        ax.set_xlabel("ε" if x == "epsilon" else "training-set size n")
+        ax.set_title(attack.upper())
+    axes[0][0].set_ylabel("flip rate MLP-Attn / 2L-ReLU")
+    handles = [Patch(color="0.85", label="paper: 6–9×")] + [
+        Line2D([], [], color=palette[v], marker="o", label=f"{symbol} = {v:g}") for v in values
+    ]
+    axes[0][-1].legend(handles=handles, fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, figures, name)
+
+
+def _sensitivity_figures(results, figures, subplots, colors):
+    made = []
+    mal = _part(results, "malleability")
+    mal = mal[mal["adversarial_training"] != True]  # noqa: E712 (nullable boolean)
+    if mal.empty:
+        return made
+    for metric, label, stem in (
+        ("flip_rate", "flip rate of the top-k set", "flip_rate_vs_epsilon"),
+        ("spearman", "Spearman ρ before/after", "spearman_vs_epsilon"),
+    ):
+        rows = mal[mal["metric"] == metric]
+        for (dataset, setting, n_train, space), group in _groups(
+            rows, ["dataset", "setting", "n_train", "epsilon_space"]
+        ):
+            summary = summarize(group, ["epsilon", "architecture", "attack"])
+            path = _curve_panels(
+                summary,
+                label,
+                f"{stem}_{dataset}_{setting}_n{n_train}_{space}",
+                f"{label} vs ε ({space}) — {dataset}, {setting}, n = {n_train}",
+                figures,
+                subplots,
+                colors,
+            )
+            if path is not None:
+                made.append(
+                    (
+                        "sensitivity",
+                        path,
+                        f"{label} against ε ({space} units, log scale), mean and 95 % CI over "
+                        "seeds; dotted line and band: the random ±ε baseline on the same "
+                        "points, same colour.",
+                    )
+                )
+    ratio = sensitivity_tables(mal)["ratio"]
+    ratio = ratio[ratio["quantity"] == "flip_rate"]
+    for (dataset, setting, space), group in _groups(ratio, ["dataset", "setting", "epsilon_space"]):
+        for x, line_key, stem in (
+            ("epsilon", "n_train", "ratio_vs_epsilon"),
+            ("n_train", "epsilon", "ratio_vs_n"),
+        ):
+            path = _ratio_panels(
+                group,
+                x,
+                line_key,
+                f"{stem}_{dataset}_{setting}_{space}",
+                f"Flip-rate ratio vs {'ε' if x == 'epsilon' else 'n'} ({space} ε) — "
+                f"{dataset}, {setting}",
+                figures,
+                subplots,
+            )
+            if path is not None:
+                made.append(
+                    (
+                        "sensitivity",
+                        path,
+                        "MLP-Attn / 2L-ReLU ratio of mean flip rates with its paired bootstrap "
+                        "95 % CI; grey band: the paper's 6–9×; line at 1: no gap. Infinite "
+                        "ratios (2L-ReLU flips nothing) are left out.",
+                    )
+                )
     return made
 
 
@@ -939,6 +1627,9 @@ _TITLES = {
     "kappa": "κ and the width needed for the NTK regime",
     "kappa_rank_curve": "Rank sensitivity: log10 κ_k by rank k",
     "collapse": "Feature collapse: mean pairwise cosine of the rows",
+    "sensitivity_baseline": "Each attack against the paired random ±ε baseline",
+    "sensitivity_ratio": "MLP-Attn / 2L-ReLU ratio of mean flip rates",
+    "sensitivity_diagnostics": "Attack diagnostics on the top-k set",
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -959,9 +1650,30 @@ _TABLE_NOTES = {
         "clean test accuracy."
     ),
     "table5_interventions": (
-        "Columns: epochs of training; each is a separate training from the same seed and batch "
-        "order, i.e. a point on one trajectory. The largest column equal to training.epochs is "
+        "Columns: epochs of training; test accuracy recorded at the end of that epoch during "
+        "the one training run of each model. The largest column equal to training.epochs is "
         "the final model. baseline_accuracy: the unmodified training set."
+    ),
+    "sensitivity_baseline": (
+        "Flip rate of the attack and of the random ±ε baseline on the same network, seed and "
+        "top-k points (mean ± 95 % CI over seeds, %); excess = attack − random, a t-interval of "
+        "the per-seed differences; explained by random = random mean / attack mean. Spearman "
+        "ρ and top-k stability: attack (random)."
+    ),
+    "sensitivity_ratio": (
+        "Ratio of the mean flip rates of MLP-Attn and 2L-ReLU over the seeds both have, with a "
+        "paired percentile bootstrap 95 % CI (scipy.stats.bootstrap, seeds resampled "
+        "together; with 3 seeds it is coarse). ∞: 2L-ReLU flips nothing in any seed; "
+        "'random' rows compare the two baselines."
+    ),
+    "sensitivity_diagnostics": (
+        "On the clean top-k set T: share the network classifies correctly and mean "
+        "cross-entropy, before and after the attack (attention steps use the attacked "
+        "training matrix as reference set); input_cosine: mean cosine between clean and "
+        "attacked rows of T as they enter the network; condition_*: 1-norm condition number "
+        "of K + αI before and after (from the influence computation's own factorisation). "
+        "An attack that raises neither the loss nor the flip rate above the random baseline "
+        "is weak, not a sign of a stable ranking."
     ),
     "kappa": (
         "log10 values; required widths m* ≍ κ² n log n (2L-ReLU) and κ⁶ n log n (MLP-Attn) "
@@ -978,12 +1690,16 @@ _SECTION_OF = {
     "kappa": "kappa",
     "kappa_rank_curve": "kappa",
     "collapse": "collapse",
+    "sensitivity_baseline": "sensitivity",
+    "sensitivity_ratio": "sensitivity",
+    "sensitivity_diagnostics": "sensitivity",
 }
 _SECTIONS = [
     ("kappa", "Condition number κ and required width"),
     ("collapse", "Feature collapse"),
     ("ntk", "NTK distance vs width"),
     ("malleability", "Malleability of influence scores"),
+    ("sensitivity", "Malleability as a curve: ε, n and the random baseline"),
     ("interventions", "Interventions"),
 ]
 
@@ -1027,6 +1743,16 @@ def _blocks(run_dir, results, cells, tables, figures, comparison, sentences):
         if not names and not figs:
             continue
         blocks.append(("h2", title))
+        if section == "sensitivity":
+            found = sensitivity_sentences(
+                {
+                    short: tables.get(f"sensitivity_{short}", (pd.DataFrame(),))[0]
+                    for short in ("baseline", "ratio", "diagnostics")
+                }
+            )
+            if found:
+                blocks.append(("p", "What the measured cells say, in plain words:"))
+                blocks.append(("list", found))
         for name in names:
             blocks.append(("h3", _TITLES[name]))
             blocks.append(("table", tables[name][1]))

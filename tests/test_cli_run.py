@@ -203,3 +203,20 @@ def test_module_entry_point_lists_run_and_report():
     done = subprocess.run(_module_command("--help"), capture_output=True, text=True, check=True)
     for command in ("run", "report", "diagnose"):
         assert command in done.stdout
+
+
+def test_sweep_flags_set_the_epsilon_grid_units_and_sizes(tmp_path, capsys):
+    """--epsilons, --epsilon-space and --n-train span the malleability grid."""
+    argv = ["run", "--quick", "--dry-run", "--parts", "malleability", "--out", str(tmp_path)]
+    _, out, _ = _run(capsys, argv)
+    base = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()[1:]}
+    flags = ["--epsilons", "0.05", "--epsilon-space", "standardized", "--n-train", "100,200"]
+    status, out, _ = _run(capsys, [*argv, *flags])
+    assert status == 0
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()[1:]}
+    # quick: 3 ε and one size; now 1 ε and 2 sizes (multiclass 100, 200; binary 100, 200 < 268)
+    assert counts["malleability"] == base["malleability"] // 3 * 2
+    status, _, err = _run(capsys, [*argv, "--epsilon-space", "pixels"])
+    assert status == 2
+    assert "malleability.epsilon_space" in err
+    assert "--epsilon-space" in err
