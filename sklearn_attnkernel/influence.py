@@ -149,12 +149,18 @@ def _as_targets(Y, name, n_rows):
     return Y
 
 
-def _check_targets(Y_train, Y_test):
+def _check_targets(Y_train, Y_test, n_train, n_test, loss):
+    """Validate both target arrays against the kernel's shape and the loss; return them 2-D."""
+    Y_train = _as_targets(Y_train, "Y_train", n_train)
+    Y_test = _as_targets(Y_test, "Y_test", n_test)
     if Y_test.shape[1] != Y_train.shape[1]:
         raise ValueError(
             f"Y_test has {Y_test.shape[1]} output column(s) but Y_train has {Y_train.shape[1]}; "
             "encode both the same way (e.g. one-hot with the same classes)."
         )
+    if loss == "cross_entropy":
+        _class_labels(Y_test)
+    return Y_train, Y_test
 
 
 def _class_labels(Y_test):
@@ -432,11 +438,7 @@ def loo_influence(
             f"K_test_train has {K_test.shape[1]} columns but K_train has {n} rows; pass the "
             "kernel between the test points and the same training points."
         )
-    Y = _as_targets(Y_train, "Y_train", n)
-    Yt = _as_targets(Y_test, "Y_test", K_test.shape[0])
-    _check_targets(Y, Yt)
-    if loss == "cross_entropy":
-        _class_labels(Yt)
+    Y, Yt = _check_targets(Y_train, Y_test, n, K_test.shape[0], loss)
     _check_symmetric(K)
 
     system = K.copy()
@@ -604,11 +606,7 @@ def loo_influence_features(
             f"F_test has {Ft.shape[1]} features but F_train has {d}; pass features from the "
             "same feature map."
         )
-    Y = _as_targets(Y_train, "Y_train", n)
-    Yt = _as_targets(Y_test, "Y_test", Ft.shape[0])
-    _check_targets(Y, Yt)
-    if loss == "cross_entropy":
-        _class_labels(Yt)
+    Y, Yt = _check_targets(Y_train, Y_test, n, Ft.shape[0], loss)
 
     gram = F.T @ F
     system = gram.copy()
