@@ -17,7 +17,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from sklearn_attnkernel.diagnostics import effective_condition_number
+from sklearn_attnkernel.diagnostics.kappa import effective_condition_number
 
 
 def decaying_matrix(n, d, seed=0):

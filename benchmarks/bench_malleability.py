@@ -34,15 +34,15 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from sklearn_attnkernel import load_dataset, make_mlp_attn, make_two_layer_relu
-from sklearn_attnkernel.attacks import attack_training_points
-from sklearn_attnkernel.estimator_influence import influence_scores
-from sklearn_attnkernel.influence_metrics import (
-    _top_positive,
+from sklearn_attnkernel.influence.estimators import influence_scores
+from sklearn_attnkernel.influence.metrics import (
     influence_flip_rate,
     influence_rank_correlation,
     top_k_stability,
+    top_positive,
 )
-from sklearn_attnkernel.malleability import InfluenceMalleability
+from sklearn_attnkernel.influence.scorer import InfluenceMalleability
+from sklearn_attnkernel.influence.training_attacks import attack_training_points
 
 MNIST_ROOT = "/work/shared/data/mnist"
 ATTACK = {"epsilon": 0.3, "steps": 40, "step_size": 0.01, "clip": (0.0, 1.0)}
@@ -64,7 +64,7 @@ def bench_timing(n_train, n_test, width, epochs):
     accuracy = model.score(Xte, yte)
 
     t1, before = _timed(lambda: influence_scores(model, Xte, yte, X_train=Xtr, y_train=ytr))
-    top = _top_positive(before, 0.1)
+    top = top_positive(before, 0.1)
     t2, X_adv = _timed(
         lambda: attack_training_points(model, Xtr, ytr, top, method="pgd", random_state=0, **ATTACK)
     )

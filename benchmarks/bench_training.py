@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sklearn_attnkernel import TwoLayerReLU, TwoLayerReLUClassifier
-from sklearn_attnkernel.mlp import _as_device_tensor
+from sklearn_attnkernel.networks.estimators import _as_device_tensor
 
 
 def main():

@@ -1,84 +1,64 @@
 """Gram-induced kernels of linearized attention, NTK diagnostics and influence malleability.
 
-Every public name is importable from the package root. Names are resolved lazily (PEP 562), so
-``import sklearn_attnkernel`` and the numpy-only parts (attention transformers, kernels,
-diagnostics) never import torch; only the network, empirical-NTK and attack code does.
+Every public name is importable from the package root. Names load lazily (SPEC 1, through
+``lazy_loader``), so ``import sklearn_attnkernel`` and the numpy-only layers (attention
+transformers, kernels, diagnostics, preprocessing, datasets) never import torch.
+
+The subpackages are layers; each imports only from the layers below it:
+
+0. ``_utils``: vocabularies and message helpers;
+1. ``attention``, ``kernels``, ``diagnostics``, ``preprocessing``, ``datasets``: numpy math;
+2. ``attacks``: gradient-sign attacks on any differentiable objective;
+3. ``networks``: torch modules, the skorch-backed estimators and their pipelines;
+4. ``ntk``: empirical NTK and its distances to the infinite-width limit;
+5. ``influence``: exact leave-one-out influence, malleability, attacks on training points;
+6. ``analysis``: the paper's analysis, its report and the ``attnkernel`` command.
 """
 
-import importlib
+import lazy_loader
 
 __version__ = "0.1.0.dev0"
 
-# public name -> submodule that defines it
-_EXPORTS = {
-    # attention transforms
-    "LinearizedAttention": "attention",
-    "SoftmaxAttention": "attention",
-    "linearized_attention_operator": "attention",
-    # datasets and their preprocessing
-    "DatasetStandardizer": "datasets",
-    "dataset_standardizer": "datasets",
-    "load_dataset": "datasets",
-    # kernels
-    "GramInducedKernel": "kernels",
-    # condition-number diagnostics
-    "KappaReport": "diagnostics",
-    "NumericalRankWarning": "diagnostics",
-    "effective_condition_number": "diagnostics",
-    "feature_collapse": "diagnostics",
-    "kappa_report": "diagnostics",
-    "required_width": "diagnostics",
-    "spectral_amplification": "diagnostics",
-    # networks (torch)
-    "TwoLayerReLU": "networks",
-    "TwoLayerReLUClassifier": "mlp",
-    "TwoLayerReLURegressor": "mlp",
-    "make_mlp_attn": "pipelines",
-    "make_two_layer_relu": "pipelines",
-    # neural tangent kernels
-    "TwoLayerReLUNTK": "ntk_infinite",
-    "infinite_width_ntk": "ntk_infinite",
-    "empirical_ntk": "ntk_empirical",
-    "function_space_distance": "ntk_metrics",
-    "ntk_distance": "ntk_metrics",
-    "ntk_width_sweep": "ntk_metrics",
-    # influence (numpy) and malleability metrics
-    "NumericalCheckError": "influence",
-    "intrinsic_sensitivity": "influence",
-    "loo_influence": "influence",
-    "loo_influence_features": "influence",
-    "influence_flip_rate": "influence_metrics",
-    "influence_rank_correlation": "influence_metrics",
-    "top_k_stability": "influence_metrics",
-    # influence of trained networks, malleability scorer, interventions
-    "InfluenceMalleability": "malleability",
-    "influence_scores": "estimator_influence",
-    "run_intervention": "interventions",
-    # the analysis runner
-    "build_report": "report",
-    "load_config": "experiments",
-    "run_experiment": "experiments",
-    # attacks and their torch view of fitted pipelines
-    "TorchPipeline": "torch_pipeline",
-    "attack_training_points": "attacks",
-    "make_adversarially_trained": "pipelines",
-    "fgsm": "attacks",
-    "mim": "attacks",
-    "pgd": "attacks",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "attention": ["LinearizedAttention", "SoftmaxAttention", "linearized_attention_operator"],
+        "preprocessing": ["DatasetStandardizer", "dataset_standardizer"],
+        "datasets": ["load_dataset"],
+        "kernels": ["GramInducedKernel", "TwoLayerReLUNTK", "infinite_width_ntk"],
+        "diagnostics": [
+            "KappaReport",
+            "NumericalRankWarning",
+            "effective_condition_number",
+            "feature_collapse",
+            "kappa_report",
+            "required_width",
+            "spectral_amplification",
+        ],
+        "attacks": ["fgsm", "mim", "pgd"],
+        "networks": [
+            "TorchPipeline",
+            "TwoLayerReLU",
+            "TwoLayerReLUClassifier",
+            "TwoLayerReLURegressor",
+            "make_adversarially_trained",
+            "make_mlp_attn",
+            "make_two_layer_relu",
+        ],
+        "ntk": ["empirical_ntk", "function_space_distance", "ntk_distance", "ntk_width_sweep"],
+        "influence": [
+            "InfluenceMalleability",
+            "NumericalCheckError",
+            "attack_training_points",
+            "influence_flip_rate",
+            "influence_rank_correlation",
+            "influence_scores",
+            "intrinsic_sensitivity",
+            "loo_influence",
+            "loo_influence_features",
+            "run_intervention",
+            "top_k_stability",
+        ],
+        "analysis": ["build_report", "load_config", "run_experiment"],
+    },
+)

@@ -16,21 +16,29 @@ def test_every_exported_name_resolves(name):
 
 
 def test_unknown_attribute_raises_attribute_error():
-    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+    with pytest.raises(AttributeError, match="sklearn_attnkernel attribute not_a_name"):
         sklearn_attnkernel.not_a_name
 
 
 NUMPY_ONLY_MODULES = [
     "sklearn_attnkernel",
+    "sklearn_attnkernel._utils.vocabulary",
     "sklearn_attnkernel.attention",
     "sklearn_attnkernel.kernels",
     "sklearn_attnkernel.diagnostics",
-    "sklearn_attnkernel.cli",
     "sklearn_attnkernel.datasets",
-    "sklearn_attnkernel.pipelines",
-    "sklearn_attnkernel.ntk_infinite",
+    "sklearn_attnkernel.preprocessing",
     "sklearn_attnkernel.influence",
-    "sklearn_attnkernel.influence_metrics",
+    "sklearn_attnkernel.networks",
+    "sklearn_attnkernel.attention.transformers",
+    "sklearn_attnkernel.kernels.gram",
+    "sklearn_attnkernel.diagnostics.kappa",
+    "sklearn_attnkernel.analysis.cli",
+    "sklearn_attnkernel.datasets.loaders",
+    "sklearn_attnkernel.networks.pipelines",
+    "sklearn_attnkernel.kernels.ntk",
+    "sklearn_attnkernel.influence.loo",
+    "sklearn_attnkernel.influence.metrics",
 ]
 
 

@@ -1,0 +1,252 @@
+"""The cell store of a run folder: content-hashed keys, verified records, atomic writes.
+
+Every result of the analysis is one JSON record per cell in ``<run>/cells/``, named
+``<part>-<key prefix>.json`` where the key is the sha256 of the cell's settings. Records are
+written atomically (a temporary file, fsync, rename) with a checksum, so a killed run leaves
+either a whole record or none; :func:`read_cell` verifies format, key, file name and checksum and
+raises :class:`CorruptCellError` otherwise. Both the grid (which writes cells) and the report
+(which reads them) use this module; neither imports the other.
+"""
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CELL_FORMAT", "CorruptCellError", "cell_key", "read_cell", "write_cell"]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the cell-file format; a file of another format is recomputed.
+CELL_FORMAT = 1
+
+_REQUIRED_RECORD_KEYS = (
+    "format",
+    "key",
+    "part",
+    "settings",
+    "status",
+    "rows",
+    "info",
+    "seeds",
+    "versions",
+    "device",
+    "wall_time_s",
+    "checksum",
+)
+
+
+def canonical_json(obj):
+    """Canonical JSON: sorted keys, no whitespace, ASCII, no NaN."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+
+
+def cell_key(settings):
+    """Key of a cell: the sha256 of its settings as canonical (sorted, compact) JSON.
+
+    Parameters
+    ----------
+    settings : dict
+        JSON-serialisable cell settings.
+
+    Returns
+    -------
+    key : str
+        64 hex digits.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel.analysis.store import cell_key
+    >>> cell_key({"b": 1, "a": [2]}) == cell_key({"a": [2], "b": 1})
+    True
+    >>> len(cell_key({}))
+    64
+    """
+    return hashlib.sha256(canonical_json(settings).encode("ascii")).hexdigest()
+
+
+class CorruptCellError(ValueError):
+    """A cell file that cannot be trusted (bad JSON, missing keys, hash or checksum mismatch).
+
+    Raised by :func:`read_cell`; a run moves such a file aside and recomputes the cell.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_attnkernel.analysis.store import CorruptCellError, read_cell
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "kappa-0123456789abcdef.json"
+    ...     _ = path.write_text('{"format": 1, "key"')  # a write cut short
+    ...     try:
+    ...         read_cell(path)
+    ...     except CorruptCellError as exc:
+    ...         print(str(exc).split(" (")[0])
+    kappa-0123456789abcdef.json: not valid JSON
+    """
+
+
+def _clean(value):
+    """Make a value JSON-safe: numpy scalars → Python, non-finite floats → None."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_clean(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def _checksum(record):
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
+
+
+def write_cell(directory, record):
+    """Write a cell record atomically to ``directory/<part>-<key[:16]>.json``.
+
+    The record is written to a temporary file in the same folder, flushed and fsynced, then
+    renamed over the target with :func:`os.replace` (atomic on POSIX and Windows), so a reader
+    sees either the old file or the whole new one. A ``checksum`` (sha256 of the rest of the
+    record as canonical JSON) is added.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The run's ``cells`` folder (created if missing).
+    record : dict
+        The cell record (see :func:`run_experiment` for its fields).
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    See Also
+    --------
+    read_cell : Reads and verifies it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_attnkernel.analysis.store import cell_key, read_cell, write_cell
+    >>> settings = {"part": "kappa", "dataset": "digits"}
+    >>> record = {"format": 1, "key": cell_key(settings), "part": "kappa",
+    ...           "settings": settings, "status": "ok", "rows": [{"metric": "kappa",
+    ...           "value": 2.5}], "info": {}, "seeds": {}, "versions": {}, "device": "cpu",
+    ...           "wall_time_s": 0.1}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_cell(folder, record)
+    ...     read_cell(path)["rows"]
+    [{'metric': 'kappa', 'value': 2.5}]
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    record = _clean(record)
+    record["checksum"] = _checksum(record)
+    path = directory / f"{record['part']}-{record['key'][:16]}.json"
+    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
+    data = json.dumps(record, sort_keys=True, indent=1, allow_nan=False).encode("utf-8")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    try:  # make the rename itself durable
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
+        return path
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+    return path
+
+
+def read_cell(path, expected_key=None):
+    """Read and verify a cell file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The cell file.
+    expected_key : str, default=None
+        If given, the key the file must hold (the hash of the settings the grid expects).
+
+    Returns
+    -------
+    record : dict
+        The verified record.
+
+    Raises
+    ------
+    CorruptCellError
+        If the file is not valid JSON, lacks a required field, has another format, its
+        ``key`` is not the hash of its ``settings`` (or not ``expected_key``, or not the one its
+        name implies), or its checksum does not match its content.
+
+    See Also
+    --------
+    write_cell : Writes a record atomically.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_attnkernel.analysis.store import cell_key, read_cell, write_cell
+    >>> settings = {"part": "ntk", "width": 16}
+    >>> record = {"format": 1, "key": cell_key(settings), "part": "ntk", "settings": settings,
+    ...           "status": "ok", "rows": [], "info": {}, "seeds": {}, "versions": {},
+    ...           "device": "cpu", "wall_time_s": 0.1}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_cell(folder, record)
+    ...     read_cell(path)["settings"] == settings
+    True
+    """
+    path = Path(path)
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptCellError(f"{path.name}: not valid JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise CorruptCellError(f"{path.name}: not a JSON object")
+    missing = [k for k in _REQUIRED_RECORD_KEYS if k not in record]
+    if missing:
+        raise CorruptCellError(f"{path.name}: missing field(s) {missing}")
+    if record["format"] != CELL_FORMAT:
+        raise CorruptCellError(f"{path.name}: format {record['format']!r}, expected {CELL_FORMAT}")
+    if not isinstance(record["settings"], dict) or cell_key(record["settings"]) != record["key"]:
+        raise CorruptCellError(f"{path.name}: key does not match the hash of its settings")
+    if expected_key is not None and record["key"] != expected_key:
+        raise CorruptCellError(
+            f"{path.name}: holds cell {record['key'][:16]}, not {expected_key[:16]}"
+        )
+    if not path.name.startswith(f"{record['part']}-{record['key'][:16]}"):
+        raise CorruptCellError(f"{path.name}: file name does not match its key")
+    if record["checksum"] != _checksum(record):
+        raise CorruptCellError(f"{path.name}: checksum mismatch (content changed after writing)")
+    if record["status"] not in ("ok", "error") or not isinstance(record["rows"], list):
+        raise CorruptCellError(f"{path.name}: bad status or rows")
+    return record
+
+
+def quarantine(path, reason):
+    logger.warning("cell file %s is corrupt (%s); it will be recomputed", path, reason)
+    # a read-only folder keeps the file: recomputing overwrites it anyway
+    with contextlib.suppress(OSError):
+        os.replace(path, path.with_name(path.name + ".corrupt"))

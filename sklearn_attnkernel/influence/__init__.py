@@ -1,0 +1,24 @@
+"""Layer 5: exact leave-one-out influence, its malleability, attacks on training points.
+
+Names load lazily: the closed-form influence (:mod:`.loo`, :mod:`.metrics`) is numpy only, and
+only the attacks on training points import torch.
+"""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "loo": [
+            "NumericalCheckError",
+            "intrinsic_sensitivity",
+            "loo_influence",
+            "loo_influence_features",
+        ],
+        "metrics": ["influence_flip_rate", "influence_rank_correlation", "top_k_stability"],
+        "estimators": ["influence_scores"],
+        "scorer": ["InfluenceMalleability"],
+        "interventions": ["run_intervention"],
+        "training_attacks": ["attack_training_points"],
+    },
+)

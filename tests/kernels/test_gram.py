@@ -1,0 +1,210 @@
+"""Tests for GramInducedKernel against explicit matrix products and closed-form solves."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import WhiteKernel
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+
+from sklearn_attnkernel.kernels.gram import GramInducedKernel
+
+
+def _read_only(A):
+    A = np.array(A, dtype=np.float64)
+    A.flags.writeable = False
+    return A
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(42)
+    X = _read_only(rng.normal(size=(25, 4)) / 2.0)
+    Y = _read_only(rng.normal(size=(7, 4)) / 2.0)
+    y = _read_only(rng.normal(size=25))
+    return X, Y, y
+
+
+def test_matrix_on_reference_is_gram_cubed(data):
+    X, _, _ = data
+    G = X @ X.T
+    np.testing.assert_allclose(GramInducedKernel(X)(X), G @ G @ G, rtol=1e-12, atol=1e-12)
+
+
+def test_entries_equal_the_triple_sum_definition(data):
+    X, Y, _ = data
+    # k(x, x') = Σ_{k,l} <x, x_k> <x_k, x_l> <x_l, x'>, summed with explicit loops.
+    K = GramInducedKernel(X)(Y[:3], Y[3:5])
+    for i in range(3):
+        for j in range(2):
+            total = 0.0
+            for xk in X:
+                for xl in X:
+                    total += np.dot(Y[i], xk) * np.dot(xk, xl) * np.dot(xl, Y[3 + j])
+            assert K[i, j] == pytest.approx(total, rel=1e-10)
+
+
+def test_cross_matrix_is_x_c_squared_y(data):
+    X, Y, _ = data
+    C = X.T @ X
+    np.testing.assert_allclose(GramInducedKernel(X)(Y, X), Y @ C @ C @ X.T, rtol=1e-12)
+    K = GramInducedKernel(X)(Y)
+    np.testing.assert_allclose(K, Y @ C @ C @ Y.T, rtol=1e-12)
+    np.testing.assert_array_equal(K, K.T)
+
+
+def test_normalize_is_cosine_of_attention_features(data):
+    X, Y, _ = data
+    features = Y @ (X.T @ X)
+    expected = np.empty((len(Y), len(Y)))
+    for i, a in enumerate(features):
+        for j, b in enumerate(features):
+            expected[i, j] = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    np.testing.assert_allclose(GramInducedKernel(X, normalize=True)(Y), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_diag_matches_full_matrix(data, normalize):
+    X, Y, _ = data
+    kernel = GramInducedKernel(X, normalize=normalize)
+    np.testing.assert_allclose(kernel.diag(Y), np.diag(kernel(Y)), rtol=1e-12)
+
+
+def test_sparse_reference_and_input_match_dense(data):
+    X, Y, _ = data
+    dense = GramInducedKernel(X)(Y, X)
+    sparse = GramInducedKernel(sp.csr_matrix(X))(sp.csc_matrix(Y), sp.csr_matrix(X))
+    np.testing.assert_allclose(sparse, dense, rtol=1e-12)
+
+
+def test_clone_equality_and_repr(data):
+    X, _, _ = data
+    kernel = GramInducedKernel(X, normalize=True)
+    cloned = clone(kernel)
+    assert cloned is not kernel
+    assert cloned == kernel
+    assert cloned.reference is not X
+    np.testing.assert_array_equal(cloned.reference, X)
+    assert GramInducedKernel(X.copy()) == GramInducedKernel(X)
+    assert GramInducedKernel(X) != GramInducedKernel(X, normalize=True)
+    assert GramInducedKernel(X) != GramInducedKernel(X + 1.0)
+    assert GramInducedKernel(X) != GramInducedKernel(X[:-1])
+    assert GramInducedKernel(X) != "linear"
+    assert GramInducedKernel(sp.csr_matrix(X)) == GramInducedKernel(sp.csr_matrix(X))
+    assert GramInducedKernel(sp.csr_matrix(X)) != GramInducedKernel(X)
+    assert repr(kernel) == "GramInducedKernel(reference=<array of shape (25, 4)>, normalize=True)"
+    assert set(kernel.get_params()) == {"reference", "normalize"}
+
+
+def test_no_hyperparameters_and_empty_gradient(data):
+    X, Y, _ = data
+    kernel = GramInducedKernel(X)
+    assert kernel.theta.shape == (0,)
+    assert kernel.bounds.size == 0
+    assert kernel.hyperparameters == []
+    assert not kernel.is_stationary()
+    K, K_gradient = kernel(Y, eval_gradient=True)
+    assert K_gradient.shape == (len(Y), len(Y), 0)
+    np.testing.assert_array_equal(K, kernel(Y))
+    with pytest.raises(ValueError, match="only be evaluated when Y is None"):
+        kernel(Y, X, eval_gradient=True)
+
+
+def test_kernel_ridge_matches_closed_form(data):
+    X, Y, y = data
+    alpha = 0.5
+    krr = KernelRidge(kernel=GramInducedKernel(X), alpha=alpha).fit(X, y)
+    G = X @ X.T
+    dual = np.linalg.solve(G @ G @ G + alpha * np.eye(len(X)), y)
+    C = X.T @ X
+    np.testing.assert_allclose(krr.predict(Y), Y @ C @ C @ X.T @ dual, rtol=1e-9)
+
+
+def test_gaussian_process_with_white_kernel(data):
+    X, Y, y = data
+    gpr = GaussianProcessRegressor(kernel=GramInducedKernel(X) + WhiteKernel(), random_state=0)
+    gpr.fit(X, y)
+    noise = gpr.kernel_.k2.noise_level
+    assert gpr.kernel_.k1 == GramInducedKernel(X)
+    G = X @ X.T
+    C = X.T @ X
+    weights = np.linalg.solve(G @ G @ G + (noise + gpr.alpha) * np.eye(len(X)), y)
+    mean, std = gpr.predict(Y, return_std=True)
+    np.testing.assert_allclose(mean, Y @ C @ C @ X.T @ weights, rtol=1e-7)
+    assert std.shape == (len(Y),)
+    assert np.all(std > 0)
+
+
+def test_pipeline_is_the_leak_free_equivalent(data):
+    from sklearn_attnkernel.attention.transformers import LinearizedAttention
+
+    X, Y, y = data
+    kernel_model = KernelRidge(kernel=GramInducedKernel(X), alpha=0.5).fit(X, y)
+    pipeline = make_pipeline(
+        LinearizedAttention(normalize=False), KernelRidge(kernel="linear", alpha=0.5)
+    ).fit(X, y)
+    np.testing.assert_allclose(pipeline.predict(Y), kernel_model.predict(Y), rtol=1e-8)
+
+    # In cross-validation the pipeline re-fits the reference set on each training fold, which is
+    # what GramInducedKernel(X[train]) does; GramInducedKernel(X) would see the test fold too.
+    cv = KFold(n_splits=5, shuffle=True, random_state=0)
+    pipeline_cv = cross_val_predict(pipeline, X, y, cv=cv)
+    per_fold = np.empty_like(pipeline_cv)
+    for train, test in cv.split(X):
+        model = KernelRidge(kernel=GramInducedKernel(X[train]), alpha=0.5).fit(X[train], y[train])
+        per_fold[test] = model.predict(X[test])
+    np.testing.assert_allclose(pipeline_cv, per_fold, rtol=1e-8)
+    leaky = cross_val_predict(KernelRidge(kernel=GramInducedKernel(X), alpha=0.5), X, y, cv=cv)
+    assert not np.allclose(leaky, pipeline_cv, rtol=1e-3)
+
+
+def test_zero_attention_features_raise_naming_rows():
+    reference = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    X = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 1.0], [0.0, 0.0, -1.0]])
+    kernel = GramInducedKernel(reference, normalize=True)
+    with pytest.raises(ValueError, match=r"X rows \[1, 3\] are zero"):
+        kernel(X)
+    with pytest.raises(ValueError, match=r"Y rows \[0\] are zero"):
+        kernel(X[[0, 2]], X[[1]])
+    with pytest.raises(ValueError, match=r"rows \[1, 3\]"):
+        kernel.diag(X)
+    # without normalisation those rows are simply zero
+    np.testing.assert_array_equal(GramInducedKernel(reference)(X)[1], np.zeros(4))
+
+
+@pytest.mark.parametrize(
+    ("reference", "error", "match"),
+    [
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "NaN"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), ValueError, "infinity"),
+        (np.array([1.0, 2.0]), ValueError, "Expected 2D"),
+        (np.array([[1.0 + 1j, 0.0]]), ValueError, "Complex"),
+        (np.array([["a", "b"]]), ValueError, "reference"),
+        (np.empty((0, 3)), ValueError, "0 sample"),
+        (None, TypeError, "needs a reference set"),
+    ],
+)
+def test_invalid_reference_is_rejected(reference, error, match):
+    with pytest.raises(error, match=match):
+        GramInducedKernel(reference)(np.ones((2, 2)))
+
+
+def test_feature_mismatch_and_bad_normalize(data):
+    X, _, _ = data
+    with pytest.raises(ValueError, match="X has 3 features but the reference set has 4"):
+        GramInducedKernel(X)(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="normalize must be a bool"):
+        GramInducedKernel(X, normalize="yes")(X)
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [([[1.0 + 1j, 0.0, 0.0, 0.0]], "Complex"), ([[np.nan, 0.0, 0.0, 0.0]], "NaN")],
+)
+def test_invalid_input_is_rejected(data, X, match):
+    reference, _, _ = data
+    with pytest.raises(ValueError, match=f"invalid X.*{match}"):
+        GramInducedKernel(reference)(X)

@@ -1,0 +1,257 @@
+"""Tests for NTK distances, the function-space distance and the width sweep."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Normalizer, normalize
+
+from sklearn_attnkernel import (
+    LinearizedAttention,
+    TwoLayerReLU,
+    TwoLayerReLUClassifier,
+    TwoLayerReLURegressor,
+    empirical_ntk,
+    function_space_distance,
+    infinite_width_ntk,
+    ntk_distance,
+    ntk_width_sweep,
+)
+
+
+def _readonly(A):
+    A = np.array(A)
+    A.flags.writeable = False
+    return A
+
+
+def _digits(n, n_classes=10):
+    X, y = load_digits(return_X_y=True)
+    keep = y < n_classes
+    return _readonly(X[keep][:n] / 16.0), _readonly(y[keep][:n])
+
+
+def _hand_krr(K_train, targets, K_eval, alpha):
+    """Kernel ridge regression written out: (K + αI)⁻¹ T, then K_eval α."""
+    coef = np.linalg.solve(K_train + alpha * np.eye(len(K_train)), targets)
+    return K_eval @ coef
+
+
+def _hand_forward(W, A, Z):
+    return np.maximum(Z @ W.T, 0) @ A / np.sqrt(W.shape[0])
+
+
+# ----------------------------------------------------------------------------- ntk_distance
+def test_ntk_distance_formulas():
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(6, 6))
+    K_inf = _readonly(B @ B.T)
+    K_m = _readonly(K_inf + 0.1 * rng.normal(size=(6, 6)))
+    expected = np.sqrt(((K_m - K_inf) ** 2).sum() / (K_inf**2).sum())
+    assert ntk_distance(K_m, K_inf) == pytest.approx(expected, rel=1e-12)
+    cos = (K_m * K_inf).sum() / np.sqrt((K_m**2).sum() * (K_inf**2).sum())
+    assert ntk_distance(K_m, K_inf, metric="cosine") == pytest.approx(1 - cos, rel=1e-10)
+    # cosine ignores scale, Frobenius does not
+    assert ntk_distance(5 * K_m, K_inf, metric="cosine") == pytest.approx(1 - cos, rel=1e-10)
+    assert ntk_distance(2 * K_inf, K_inf) == pytest.approx(1.0)
+    assert ntk_distance(K_inf, K_inf) == 0.0
+    assert ntk_distance(-K_inf, K_inf, metric="cosine") == pytest.approx(2.0)
+
+
+def test_ntk_distance_bad_input():
+    K = np.eye(3)
+    with pytest.raises(ValueError, match="shape"):
+        ntk_distance(K, np.eye(4))
+    with pytest.raises(ValueError, match="all zeros"):
+        ntk_distance(K, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="all zeros"):
+        ntk_distance(np.zeros((3, 3)), K, metric="cosine")
+    with pytest.raises(ValueError, match="metric"):
+        ntk_distance(K, K, metric="spectral")
+
+
+# ----------------------------------------------------------------- function_space_distance
+@pytest.mark.parametrize("train_readout", [False, True])
+def test_function_space_distance_bare_module_against_hand_krr(train_readout):
+    rng = np.random.default_rng(1)
+    X, X_eval = _readonly(rng.normal(size=(15, 4))), _readonly(rng.normal(size=(6, 4)))
+    targets = _readonly(rng.normal(size=(15, 2)))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = TwoLayerReLU(4, 32, 2, sigma_w=1.5, train_readout=train_readout)
+    params = {"train_readout": train_readout, "sigma_w": 1.5}
+    f_ntk = _hand_krr(
+        infinite_width_ntk(X, **params), targets, infinite_width_ntk(X_eval, X, **params), 0.01
+    )
+    f_m = _hand_forward(net.W.detach().double().numpy(), net.A.detach().double().numpy(), X_eval)
+    expected = np.sqrt(((f_m - f_ntk) ** 2).sum())
+    got = function_space_distance(net, X, targets, X_eval, alpha=0.01)
+    assert got == pytest.approx(expected, rel=1e-9)
+    relative = function_space_distance(net, X, targets, X_eval, alpha=0.01, normalize=True)
+    assert relative == pytest.approx(expected / np.linalg.norm(f_ntk), rel=1e-9)
+    with pytest.raises(ValueError, match="target column"):
+        function_space_distance(net, X, targets[:, 0], X_eval)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_function_space_distance_fitted_pipeline_against_hand_krr(n_classes):
+    X, y = _digits(60, n_classes)
+    X_eval = X[::3]
+    clf = TwoLayerReLUClassifier(width=32, max_epochs=3, lr=1e-2, device="cpu", random_state=0)
+    model = Pipeline(
+        [("normalize", Normalizer()), ("attention", LinearizedAttention()), ("mlp", clf)]
+    ).fit(X, y)
+    # independent features, targets and forward pass
+    ref = normalize(X)
+    C = ref.T @ ref
+    Z, Z_eval = normalize(ref @ C), normalize(normalize(X_eval) @ C)
+    if n_classes == 2:
+        targets = np.where(y == clf.classes_[1], 1.0, -1.0)[:, None]
+    else:
+        targets = np.eye(n_classes)[np.searchsorted(clf.classes_, y)]
+    module = model[-1].net_.module_
+    f_ntk = _hand_krr(infinite_width_ntk(Z), targets, infinite_width_ntk(Z_eval, Z), 1e-3)
+    W, A = module.W.detach().double().numpy(), module.A.detach().double().numpy()
+    expected = np.linalg.norm(_hand_forward(W, A, Z_eval) - f_ntk)
+    got = function_space_distance(model, X, y, X_eval)
+    # the features are float64 in both; the KRR solve on collapsed attention features is
+    # ill-conditioned, so allow its round-off
+    assert got == pytest.approx(expected, rel=1e-6)
+    # the network's outputs are its decision_function (float32 there)
+    np.testing.assert_allclose(
+        _hand_forward(W, A, Z_eval).reshape(len(X_eval), -1),
+        np.asarray(model.decision_function(X_eval)).reshape(len(X_eval), -1),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+
+
+def test_function_space_distance_regressor_uses_encoded_targets():
+    rng = np.random.default_rng(2)
+    X = _readonly(normalize(rng.normal(size=(30, 5))))
+    y = _readonly(rng.normal(size=30))
+    reg = TwoLayerReLURegressor(
+        width=16, max_epochs=2, dtype="float64", device="cpu", random_state=0
+    ).fit(X, y)
+    targets = reg.encode_targets(y)
+    module = reg.net_.module_
+    f_ntk = _hand_krr(infinite_width_ntk(X), targets, infinite_width_ntk(X), 1e-3)
+    expected = np.linalg.norm(reg.predict(X).reshape(30, -1) - f_ntk)
+    assert function_space_distance(reg, X, y, X) == pytest.approx(expected, rel=1e-8)
+    assert function_space_distance(module, X, targets, X) == pytest.approx(expected, rel=1e-8)
+
+
+def test_function_space_distance_bad_input():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5, 3))
+    with pytest.raises(TypeError, match="TwoLayerReLU"):
+        function_space_distance(torch.nn.Linear(3, 1), X, np.ones(5), X)
+    with pytest.raises(ValueError, match="inconsistent"):
+        function_space_distance(TwoLayerReLU(3, 4), X, np.ones(4), X)
+    with pytest.raises(ValueError, match="expects 3"):
+        function_space_distance(TwoLayerReLU(3, 4), X[:, :2], np.ones(5), X[:, :2])
+    with pytest.raises(ValueError, match="alpha"):
+        function_space_distance(TwoLayerReLU(3, 4), X, np.ones(5), X, alpha=-1.0)
+
+
+# ------------------------------------------------------------------------ ntk_width_sweep
+@pytest.fixture
+def tiny():
+    X, y = _digits(40, 3)
+    return X, y
+
+
+_FAST = {"max_epochs": 2, "lr": 1e-2, "batch_size": 16, "device": "cpu", "dtype": "float64"}
+
+
+def test_sweep_frame_and_values(tiny):
+    pytest.importorskip("sklearn_attnkernel.networks.pipelines")
+    from sklearn_attnkernel import make_two_layer_relu
+
+    X, y = tiny
+    X_eval = X[:10]
+    table = ntk_width_sweep("relu", X, y, widths=[8, 32], seeds=[0, 1], X_eval=X_eval, **_FAST)
+    assert list(table.columns) == ["architecture", "width", "seed", "stage", "metric", "value"]
+    assert len(table) == 2 * 2 * 2 * 3
+    assert table["width"].dtype == np.int64
+    assert table["seed"].dtype == np.int64
+    assert table["value"].dtype == np.float64
+    assert np.isfinite(table["value"]).all()
+    assert set(table["architecture"]) == {"relu"}
+    first = table.iloc[:6]
+    assert first[["width", "seed"]].drop_duplicates().values.tolist() == [[8, 0]]
+    assert first["stage"].tolist() == ["init"] * 3 + ["trained"] * 3
+    assert first["metric"].tolist() == ["frobenius", "cosine", "function"] * 2
+
+    # one cell recomputed independently, from the fitted pipeline's own weights
+    model = make_two_layer_relu(width=32, random_state=1, **_FAST).fit(X, y)
+    Z = normalize(X)
+    K_inf = infinite_width_ntk(Z)
+    W0 = model[-1].initial_params_["W"].double().numpy()
+    S = (Z @ W0.T > 0).astype(float)
+    K_0 = (Z @ Z.T) * (S @ S.T) / 32
+    cell = table.set_index(["width", "seed", "stage", "metric"])["value"]
+    expected = np.linalg.norm(K_0 - K_inf) / np.linalg.norm(K_inf)
+    assert cell[(32, 1, "init", "frobenius")] == pytest.approx(expected, rel=1e-9)
+    K_t = empirical_ntk(model, X)
+    assert cell[(32, 1, "trained", "cosine")] == pytest.approx(
+        ntk_distance(K_t, K_inf, metric="cosine"), rel=1e-9
+    )
+    assert cell[(32, 1, "trained", "function")] == pytest.approx(
+        function_space_distance(model, X, y, X_eval), rel=1e-9
+    )
+    # training moved the kernel: init and trained rows differ
+    assert cell[(32, 1, "init", "frobenius")] != cell[(32, 1, "trained", "frobenius")]
+
+
+def test_sweep_parallel_equals_serial(tiny):
+    pytest.importorskip("sklearn_attnkernel.networks.pipelines")
+    X, y = tiny
+    kwargs = {"widths": [8, 16], "seeds": [0, 1], "metrics": ["frobenius", "function"], **_FAST}
+    serial = ntk_width_sweep("attention", X, y, n_jobs=1, **kwargs)
+    parallel = ntk_width_sweep("attention", X, y, n_jobs=2, **kwargs)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_sweep_init_only_skips_training(tiny):
+    pytest.importorskip("sklearn_attnkernel.networks.pipelines")
+    X, y = tiny
+    table = ntk_width_sweep(
+        "softmax", X, y, widths=[8], seeds=[3], stages=["init"], metrics=["cosine"], **_FAST
+    )
+    assert table[["architecture", "width", "seed", "stage", "metric"]].values.tolist() == [
+        ["softmax", 8, 3, "init", "cosine"]
+    ]
+    assert 0.0 <= table["value"].iloc[0] <= 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"architecture": "transformer"}, "architecture"),
+        ({"widths": [16, 0]}, "widths"),
+        ({"widths": []}, "widths"),
+        ({"widths": [16, 16]}, "duplicates"),
+        ({"seeds": [-1]}, "seeds"),
+        ({"stages": ["init", "final"]}, "stages"),
+        ({"metrics": ["l1"]}, "metrics"),
+        ({"width": 8}, "width"),
+        ({"attention": "linear"}, "attention"),
+        ({"X_eval": np.ones((2, 5))}, "X_eval"),
+    ],
+)
+def test_sweep_rejects_bad_arguments_before_any_fit(tiny, kwargs, match, monkeypatch):
+    module = sys.modules[ntk_width_sweep.__module__]
+
+    def fail(*args, **kw):  # pragma: no cover - reaching it is the failure
+        raise AssertionError("a model was fitted before validation failed")
+
+    monkeypatch.setattr(module, "_sweep_one", fail)
+    X, y = tiny
+    arguments = {"architecture": "relu", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        ntk_width_sweep(arguments.pop("architecture"), X, y, **arguments)
