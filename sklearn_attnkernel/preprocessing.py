@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._utils.rows import list_rows
-from .datasets.loaders import DATASETS, PIXEL_STATS
+from .datasets import DATASETS, PIXEL_STATS
 
 __all__ = ["DatasetStandardizer", "dataset_standardizer"]
 

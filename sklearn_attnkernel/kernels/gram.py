@@ -8,20 +8,17 @@ formed, never an ``n × n`` Gram matrix of the reference set.
 This module is numpy/scipy only: importing it does not import torch.
 """
 
-import logging
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.utils import check_array
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
+from .._utils.rows import list_rows
+
 __all__ = ["GramInducedKernel"]
 
-logger = logging.getLogger(__name__)
-
 _ACCEPT_SPARSE = ("csr", "csc")
-_MAX_LISTED_ROWS = 10
 
 
 def _check_reference(reference):
@@ -49,16 +46,11 @@ def _check_reference(reference):
 
 
 def _zero_rows_message(zero_rows, name):
-    listed = ", ".join(str(i) for i in zero_rows[:_MAX_LISTED_ROWS])
-    more = (
-        f" and {zero_rows.size - _MAX_LISTED_ROWS} more"
-        if zero_rows.size > _MAX_LISTED_ROWS
-        else ""
-    )
     return (
         f"GramInducedKernel(normalize=True): the attention features C x of {name} rows "
-        f"[{listed}{more}] are zero, so their cosine is undefined. Remove those rows (a row is "
-        "mapped to zero when it is orthogonal to every reference row) or use normalize=False."
+        f"[{list_rows(zero_rows)}] are zero, so their cosine is undefined. Remove those rows (a "
+        "row is mapped to zero when it is orthogonal to every reference row) or use "
+        "normalize=False."
     )
 
 

@@ -18,18 +18,15 @@ Derivation for :class:`~sklearn_attnkernel.TwoLayerReLU`,
 
 Both limits are the same for every output column, so the output-averaged NTK of a network with
 several outputs has the same limit. The constants are checked against the empirical NTK at large
-width in ``tests/test_ntk_infinite.py``.
+width in ``tests/kernels/test_ntk.py``.
 """
 
-import logging
 from numbers import Real
 
 import numpy as np
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_array
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["TwoLayerReLUNTK", "infinite_width_ntk"]
 

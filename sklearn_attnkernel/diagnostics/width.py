@@ -1,0 +1,90 @@
+"""Width a network needs for its NTK regime, ``m* ≍ κᵖ n ln n`` (PAPER.md §4, Thm 4.8).
+
+Computed in log space, so the order of magnitude survives where ``m*`` overflows float64.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_params
+
+from .._utils.vocabulary import WIDTH_EXPONENT
+
+__all__ = ["required_width"]
+
+_LOG10_MAX = math.log10(np.finfo(np.float64).max)
+
+
+def log_required_width(log10_kappa, n, architecture):
+    """``log10(κ^p · n · ln n)`` computed from ``log10 κ``."""
+    p = WIDTH_EXPONENT[architecture]
+    return p * log10_kappa + (math.log(n) + math.log(math.log(n))) / math.log(10)
+
+
+def from_log10(log10_value):
+    """``10**x`` as a float, inf only when it exceeds the float64 range."""
+    if not math.isfinite(log10_value):
+        return log10_value if log10_value > 0 else 0.0
+    if log10_value > _LOG10_MAX:
+        return math.inf
+    try:
+        return 10.0**log10_value
+    except OverflowError:  # within rounding of the largest float
+        return math.inf
+
+
+@validate_params(
+    {
+        "kappa": [Interval(Real, 1, None, closed="left"), Options(Real, {math.inf})],
+        "n": [Interval(Integral, 2, None, closed="left")],
+        "architecture": [StrOptions(set(WIDTH_EXPONENT))],
+        "log10": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def required_width(kappa, n, architecture="attention", *, log10=False):
+    """Width ``m*`` a two-layer ReLU network needs to reach its NTK regime (PAPER.md §4).
+
+    ``m* = κ⁶ · n · ln n`` with linearized attention in front, ``m* = κ² · n · ln n`` for the
+    plain two-layer ReLU net. The paper gives only the order (``≍``), so the constant is 1: read
+    the result as an order of magnitude. Computed in log space.
+
+    Parameters
+    ----------
+    kappa : float
+        Effective condition number ``κ ≥ 1`` (``inf`` is accepted and gives ``inf``).
+
+    n : int
+        Number of training samples, ``n ≥ 2``.
+
+    architecture : {"attention", "relu"}, default="attention"
+        ``"attention"`` for MLP-Attn (exponent 6), ``"relu"`` for the 2L-ReLU net (exponent 2).
+
+    log10 : bool, default=False
+        If True, return ``log10 m*``, which is finite even where ``m*`` exceeds the float range.
+
+    Returns
+    -------
+    width : float
+        ``m*``, ``inf`` only when it exceeds the float64 range (about ``1.8·10³⁰⁸``); or
+        ``log10 m*`` when ``log10=True``.
+
+    See Also
+    --------
+    kappa_report : Required widths for both architectures, compared with a practical width.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel import required_width
+    >>> round(required_width(10.0, 100, "relu"), 6)  # 10² · 100 · ln 100
+    46051.70186
+    >>> round(required_width(1e60, 10_000, log10=True), 3)  # 10³⁶⁰ overflows float64
+    364.964
+    >>> required_width(1e60, 10_000)
+    inf
+    """
+    log10_width = log_required_width(
+        math.log10(kappa) if math.isfinite(kappa) else math.inf, int(n), architecture
+    )
+    return float(log10_width) if log10 else from_log10(log10_width)

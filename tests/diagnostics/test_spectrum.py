@@ -1,0 +1,149 @@
+"""Singular values, numerical rank, rank resolution and input checks, against brute-force spectra.
+
+They are exercised through :func:`effective_condition_number`, the thinnest caller of
+:mod:`sklearn_attnkernel.diagnostics.spectrum`.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_attnkernel.diagnostics import (
+    NumericalRankWarning,
+    effective_condition_number,
+    kappa_report,
+)
+
+
+def _brute_kappa(X, r):
+    """λ₁/λ_r from numpy's eigenvalues of the explicit n × n Gram matrix."""
+    eigenvalues = np.linalg.eigvalsh(X @ X.T)[::-1]
+    return eigenvalues[0] / eigenvalues[r - 1]
+
+
+@pytest.mark.parametrize("shape", [(40, 7), (7, 40), (12, 12)])
+@pytest.mark.parametrize("method", ["exact", "gram"])
+def test_kappa_matches_brute_force(shape, method, read_only):
+    X = read_only(np.random.default_rng(0).normal(size=shape))
+    r_max = min(shape)
+    for r in (1, 2, r_max // 2, r_max):
+        kappa = effective_condition_number(X, rank=r, method=method)
+        assert kappa == pytest.approx(_brute_kappa(X, r), rel=1e-9)
+    full = effective_condition_number(X, rank="full", method=method)
+    assert full == pytest.approx(_brute_kappa(X, r_max), rel=1e-9)
+    s = np.linalg.svd(X, compute_uv=False)
+    assert effective_condition_number(X, method=method) == pytest.approx(
+        (s[0] / s[-1]) ** 2, rel=1e-9
+    )
+
+
+def test_energy_fraction_rank_matches_brute_force(read_only):
+    X = read_only(np.random.default_rng(1).normal(size=(50, 12)) * np.geomspace(1, 0.01, 12))
+    s = np.linalg.svd(X, compute_uv=False)
+    energy = s**2
+    for fraction in (0.05, 0.3, 0.5, 0.8, 0.95, 0.999):
+        r = next(k for k in range(1, 13) if energy[:k].sum() >= fraction * energy.sum())
+        assert effective_condition_number(X, rank=fraction) == pytest.approx(
+            (s[0] / s[r - 1]) ** 2, rel=1e-10
+        )
+        assert kappa_report(X, rank=fraction).rank == r
+
+
+def test_randomized_agrees_with_exact_on_spectral_gap(with_singular_values):
+    singular_values = np.concatenate([np.geomspace(10.0, 1.0, 10), np.geomspace(1e-2, 1e-3, 90)])
+    X = with_singular_values(400, 100, singular_values, seed=0)
+    exact = effective_condition_number(X, rank=10, method="exact")
+    assert exact == pytest.approx(100.0, rel=1e-10)
+    randomized = effective_condition_number(X, rank=10, method="randomized", random_state=0)
+    assert randomized == pytest.approx(exact, rel=1e-3)
+
+
+def test_numerical_rank_and_warning_above_it(X_rank_deficient):
+    X = X_rank_deficient
+    s = np.linalg.svd(X, compute_uv=False)
+    assert effective_condition_number(X) == pytest.approx((s[0] / s[5]) ** 2, rel=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        effective_condition_number(X, rank=6)
+    with pytest.warns(NumericalRankWarning, match="numerical rank 6"):
+        effective_condition_number(X, rank=8)
+    with pytest.warns(NumericalRankWarning, match="numerical rank 6"):
+        huge = effective_condition_number(X, rank="full")
+    assert huge > 1e20
+    with pytest.warns(NumericalRankWarning, match="numerical rank 6"):
+        effective_condition_number(X, rank=8, method="gram")
+    with pytest.warns(NumericalRankWarning, match="numerical rank 6"):
+        effective_condition_number(X, rank=8, method="randomized", random_state=0)
+    assert kappa_report(X).numerical_rank == 6
+    assert issubclass(NumericalRankWarning, UserWarning)
+
+
+def test_numerical_rank_warning_points_at_the_caller(X_rank_deficient):
+    for call in (effective_condition_number, kappa_report):
+        with pytest.warns(NumericalRankWarning) as record:
+            call(X_rank_deficient, rank=8)
+        assert record[0].filename == __file__
+
+
+def test_full_rank_at_exact_zero_singular_value_is_inf(read_only):
+    X = read_only([[2.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    with pytest.warns(NumericalRankWarning, match="numerical rank 1"):
+        assert effective_condition_number(X, rank="full") == math.inf
+    assert effective_condition_number(X) == 1.0
+
+
+@pytest.mark.parametrize("method", ["auto", "gram", "randomized"])
+def test_sparse_input_matches_dense(method):
+    X = sp.random(80, 15, density=0.3, random_state=np.random.RandomState(2), format="csr")
+    dense = effective_condition_number(X.toarray(), rank=5, method="exact")
+    kappa = effective_condition_number(X, rank=5, method=method, random_state=0)
+    assert kappa == pytest.approx(dense, rel=1e-3 if method == "randomized" else 1e-9)
+
+
+def test_sparse_input_refused_by_exact():
+    X = sp.random(20, 5, density=0.5, random_state=np.random.RandomState(0), format="csr")
+    with pytest.raises(TypeError, match="method='exact' needs a dense X"):
+        effective_condition_number(X, method="exact")
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        ([[1.0, np.nan], [0.0, 1.0]], "NaN"),
+        ([[1.0, np.inf], [0.0, 1.0]], "infinity"),
+        (np.empty((0, 3)), "0 sample"),
+        ([[1.0, 2.0, 3.0]], "minimum of 2 is required"),
+        ([[1.0 + 1j, 0.0], [0.0, 1.0]], "Complex"),
+        (np.array([[1.0, 2.0], [3.0, 4.0]], dtype=object), "dtype object"),
+        ([["a", "b"], ["c", "d"]], "string"),
+        (np.zeros((4, 3)), "all zeros"),
+        ([1.0, 2.0, 3.0], "Expected 2D"),
+    ],
+)
+def test_bad_input_raises_value_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        effective_condition_number(X)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rank": 0}, "'rank' parameter"),
+        ({"rank": 1.5}, "'rank' parameter"),
+        ({"rank": "all"}, "'rank' parameter"),
+        ({"method": "eigh"}, "'method' parameter"),
+        ({"rank": 11}, r"rank=11 exceeds min\(n_samples, n_features\)=10"),
+        ({"method": "randomized"}, "needs an integer rank"),
+    ],
+)
+def test_bad_parameters(X_rank_deficient, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        effective_condition_number(X_rank_deficient, **kwargs)
+
+
+def test_bool_rank_is_refused(X_rank_deficient):
+    with pytest.raises(TypeError, match="bool"):
+        effective_condition_number(X_rank_deficient, rank=True)
