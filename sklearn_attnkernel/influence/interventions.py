@@ -36,7 +36,7 @@ def _network_step(estimator):
 
     ``prefix`` is ``""`` or ``"<step name>__"``, for ``set_params``.
     """
-    from ..networks.estimators import BaseTwoLayerReLU  # imports torch
+    from ..networks.base import BaseTwoLayerReLU  # imports torch
 
     if isinstance(estimator, BaseTwoLayerReLU):
         return "", estimator
@@ -81,7 +81,7 @@ def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
     """
     model = clone(estimator)
     if eval_epochs is not None:
-        from ..networks.estimators import RecordOutputs, SharedReference  # imports torch
+        from ..networks.callbacks import RecordOutputs, SharedReference  # imports torch
 
         prefix, network = _network_step(model)
         pipeline = SharedReference(model) if prefix else None
