@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sklearn_attnkernel import TwoLayerReLU, TwoLayerReLUClassifier
-from sklearn_attnkernel.networks.estimators import _as_device_tensor
+from sklearn_attnkernel.networks.skorch_net import as_device_tensor
 
 
 def main():
@@ -52,7 +52,7 @@ def main():
     print(f"n={n} d={d} m={m} classes={n_classes} batch=128 float32 Adam")
 
     start = time.perf_counter()
-    X_t = _as_device_tensor(X, torch.float32, torch.device(args.device))
+    X_t = as_device_tensor(X, torch.float32, torch.device(args.device))
     print(
         f"numpy float64 -> torch float32 tensor, once per fit: {time.perf_counter() - start:.3f} s"
     )

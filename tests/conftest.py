@@ -26,3 +26,41 @@ def _single_threaded_torch():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# --------------------------------------------------------------------------------------------
+# tiny two-layer ReLU networks (tests/networks): a config and data that train in milliseconds
+# --------------------------------------------------------------------------------------------
+#: Settings of a network that trains in milliseconds: ``TwoLayerReLUClassifier(**FAST_NETWORK)``.
+FAST_NETWORK = {"width": 16, "max_epochs": 3, "lr": 1e-2, "reg_lambda": 0.0, "device": "cpu"}
+
+
+def readonly(*arrays):
+    """Mark arrays read-only (to catch mutation); return them (one array alone)."""
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays if len(arrays) > 1 else arrays[0]
+
+
+def network_state(estimator):
+    """The ``state_dict`` of a fitted network estimator's module, as NumPy arrays."""
+    module = estimator.net_.module_
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+@pytest.fixture(scope="session")
+def blobs():
+    """Three well-separated classes in 5 dimensions, read-only."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 5)) * 3
+    y = np.repeat(np.arange(3), 30)
+    X = centers[y] + rng.normal(size=(90, 5))
+    return readonly(X, y)
+
+
+@pytest.fixture(scope="session")
+def binary_blobs(blobs):
+    """The first two classes of :func:`blobs`, labelled ``"neg"`` and ``"pos"``, read-only."""
+    X, y = blobs
+    mask = y < 2
+    return readonly(X[mask].copy(), np.where(y[mask] == 0, "neg", "pos"))

@@ -34,12 +34,13 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._utils.rows import list_rows
+
 __all__ = ["LinearizedAttention", "SoftmaxAttention", "linearized_attention_operator"]
 
 logger = logging.getLogger(__name__)
 
 _ACCEPT_SPARSE = ("csr", "csc")
-_MAX_LISTED_ROWS = 10
 
 _OPERATOR_CONSTRAINTS = {
     "projection": [None, StrOptions({"orthogonal", "he"}), tuple],
@@ -71,8 +72,11 @@ def _truncate_rank(C, rank):
     return (eigvecs * eigvals) @ eigvecs.T
 
 
-def projection_weights(projection, n_features, n_layers, random_state):
-    """Return one ``(W_Q, W_K, W_V)`` triple per layer, or None for identity projections."""
+def _projection_weights(projection, n_features, n_layers, random_state):
+    """Return one ``(W_Q, W_K, W_V)`` triple per layer, or None for identity projections.
+
+    A tuple is validated and copied (the caller's arrays are not kept) and reused by every layer.
+    """
     if projection is None:
         return None
     d = n_features
@@ -84,7 +88,7 @@ def projection_weights(projection, n_features, n_layers, random_state):
             )
         weights = []
         for i, (name, W) in enumerate(zip(("W_Q", "W_K", "W_V"), projection, strict=True)):
-            W = check_array(W, dtype=np.float64, input_name=f"projection[{i}] ({name})")
+            W = check_array(W, dtype=np.float64, copy=True, input_name=f"projection[{i}] ({name})")
             if W.shape != (d, d):
                 raise ValueError(
                     f"projection[{i}] ({name}) must have shape ({d}, {d}) to match the reference "
@@ -107,7 +111,11 @@ def projection_weights(projection, n_features, n_layers, random_state):
 
 
 def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state):
-    """Compute the operator from an already validated float64 reference set."""
+    """Compute the operator from an already validated float64 reference set.
+
+    Returns ``(operator, weights)``: the ``d × d`` operator and the per-layer ``(W_Q, W_K, W_V)``
+    projections it was built with (None for identity projections).
+    """
     n_samples, n_features = X_ref.shape
     max_rank = min(n_samples, n_features)
     if rank is not None and rank > max_rank:
@@ -115,7 +123,7 @@ def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state):
             f"rank={rank} exceeds min(n_samples, n_features)={max_rank} of the reference set "
             f"(shape {X_ref.shape}); pass rank <= {max_rank}, or rank=None for no truncation."
         )
-    weights = projection_weights(projection, n_features, n_layers, random_state)
+    weights = _projection_weights(projection, n_features, n_layers, random_state)
     with np.errstate(over="ignore", invalid="ignore"):
         C = _reference_covariance(X_ref)
         if rank is not None and np.all(np.isfinite(C)):
@@ -142,7 +150,7 @@ def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state):
         n_layers,
         rank,
     )
-    return operator
+    return operator, weights
 
 
 @validate_params(
@@ -244,9 +252,10 @@ def linearized_attention_operator(
            [ 7., 26.]])
     """
     X_ref = check_array(X_ref, accept_sparse=_ACCEPT_SPARSE, dtype=np.float64, input_name="X_ref")
-    return _linearized_operator(
+    operator, _ = _linearized_operator(
         X_ref, projection=projection, n_layers=n_layers, rank=rank, random_state=random_state
     )
+    return operator
 
 
 def _as_float64(X):
@@ -267,8 +276,6 @@ def _finish_rows(F, *, normalize, who):
     bad = ~finite | (scale == 0) if normalize else ~finite
     if bad.any():
         rows = np.flatnonzero(bad)
-        listed = ", ".join(str(i) for i in rows[:_MAX_LISTED_ROWS])
-        more = f" and {rows.size - _MAX_LISTED_ROWS} more" if rows.size > _MAX_LISTED_ROWS else ""
         n_overflow = int((~finite).sum())
         if n_overflow:
             reason = (
@@ -283,7 +290,7 @@ def _finish_rows(F, *, normalize, who):
                 "reference row) cannot be ℓ2-normalised: drop those rows or pass normalize=False"
             )
         raise ValueError(
-            f"{who} cannot produce {rows.size} output row(s) (row indices {listed}{more}): "
+            f"{who} cannot produce {rows.size} output row(s) (row indices {list_rows(rows)}): "
             f"{reason}."
         )
     if normalize:
@@ -331,6 +338,14 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     operator_ : ndarray of shape (n_features, n_features), dtype=float64
         The attention operator ``M``; :meth:`transform` returns ``X @ operator_`` (row-normalised
         when `normalize` is True).
+
+    projections_ : list of tuple of three ndarrays of shape (n_features, n_features), or None
+        The query, key and value projections ``(W_Q, W_K, W_V)`` of each of the `n_layers`
+        layers, as drawn from `random_state` (or copied from a `projection` tuple, the same
+        triple for every layer) at :term:`fit`; None when `projection` is None (identity
+        projections). ``operator_`` is built from them, and
+        :class:`~sklearn_attnkernel.networks.torch_mirror.TorchPipeline` reuses them to rebuild
+        the operator from a perturbed reference set.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -411,7 +426,7 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             dtype=[np.float64, np.float32],
             ensure_min_samples=2,
         )
-        self.operator_ = _linearized_operator(
+        self.operator_, self.projections_ = _linearized_operator(
             _as_float64(X),
             projection=self.projection,
             n_layers=self.n_layers,

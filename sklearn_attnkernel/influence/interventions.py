@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_array, check_is_fitted
 from tqdm.auto import tqdm
 
+from .._utils.vocabulary import ATTACKS
 from .estimators import check_pair, influence_scores
 from .metrics import top_positive
 
@@ -36,7 +37,7 @@ def _network_step(estimator):
 
     ``prefix`` is ``""`` or ``"<step name>__"``, for ``set_params``.
     """
-    from ..networks.estimators import BaseTwoLayerReLU  # imports torch
+    from ..networks.base import BaseTwoLayerReLU  # imports torch
 
     if isinstance(estimator, BaseTwoLayerReLU):
         return "", estimator
@@ -81,7 +82,7 @@ def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
     """
     model = clone(estimator)
     if eval_epochs is not None:
-        from ..networks.estimators import RecordOutputs, SharedReference  # imports torch
+        from ..networks.callbacks import RecordOutputs, SharedReference  # imports torch
 
         prefix, network = _network_step(model)
         pipeline = SharedReference(model) if prefix else None
@@ -105,6 +106,38 @@ def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
     return model, accuracy, by_epoch
 
 
+def _check_data(estimator, X_train, y_train, X_test, y_test):
+    """Validated training and test sets of a classifier, in the same input space."""
+    if not is_classifier(estimator):
+        raise ValueError(
+            f"run_intervention reports test accuracy and needs a classifier; got "
+            f"{type(estimator).__name__}. Pass a TwoLayerReLUClassifier or a pipeline ending in "
+            "one."
+        )
+    X_train = check_array(X_train, dtype=None, input_name="X_train")
+    X_test = check_array(X_test, dtype=None, input_name="X_test")
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    check_pair(X_train, y_train, "X_train", "y_train")
+    check_pair(X_test, y_test, "X_test", "y_test")
+    if X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(
+            f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}; pass "
+            "both in the estimator's input space."
+        )
+    return X_train, y_train, X_test, y_test
+
+
+def _changed_training_set(kind, baseline, X_train, y_train, indices, attack_options):
+    """The training set after the intervention: rows dropped (curated) or attacked."""
+    if kind == "curated":
+        keep = np.setdiff1d(np.arange(X_train.shape[0]), indices)
+        return X_train[keep], y_train[keep]
+    from .training_attacks import attack_training_points  # imports torch
+
+    X_new = attack_training_points(baseline, X_train, y_train, indices, **attack_options)
+    return X_new, y_train
+
+
 @validate_params(
     {
         "estimator": "no_validation",
@@ -114,7 +147,7 @@ def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
         "y_test": ["array-like"],
         "kind": [StrOptions({"curated", "transformed", "adversarial"})],
         "top_fraction": [Interval(Real, 0, 1, closed="right")],
-        "attack": [StrOptions({"pgd", "fgsm", "mim", "random"})],
+        "attack": [StrOptions(set(ATTACKS))],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "steps": [Interval(Integral, 1, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither")],
@@ -262,25 +295,18 @@ def run_intervention(
     >>> result["n_train"], len(result["indices"])
     (67, 8)
     """
-    if not is_classifier(estimator):
-        raise ValueError(
-            f"run_intervention reports test accuracy and needs a classifier; got "
-            f"{type(estimator).__name__}. Pass a TwoLayerReLUClassifier or a pipeline ending in "
-            "one."
-        )
-    X_train = check_array(X_train, dtype=None, input_name="X_train")
-    X_test = check_array(X_test, dtype=None, input_name="X_test")
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
-    check_pair(X_train, y_train, "X_train", "y_train")
-    check_pair(X_test, y_test, "X_test", "y_test")
-    if X_train.shape[1] != X_test.shape[1]:
-        raise ValueError(
-            f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}; pass "
-            "both in the estimator's input space."
-        )
+    X_train, y_train, X_test, y_test = _check_data(estimator, X_train, y_train, X_test, y_test)
     eval_epochs = _check_eval_epochs(eval_epochs, estimator)
     n_train = X_train.shape[0]
     data = (X_test, y_test)
+    attack_options = {
+        "method": attack,
+        "epsilon": epsilon,
+        "steps": steps,
+        "step_size": step_size,
+        "clip": None if clip is None else tuple(clip),
+        "random_state": random_state,
+    }
 
     n_stages = (1 if baseline is None else 0) + 2 + (1 if kind != "adversarial" else 0)
     bar = tqdm(total=n_stages, desc=f"{kind} intervention", disable=not verbose, leave=False)
@@ -299,32 +325,21 @@ def run_intervention(
         if kind == "adversarial":
             indices = np.arange(n_train)
         else:
-            options = {"kernel": kernel, "alpha": alpha}
             influence = influence_scores(
-                baseline, X_test, y_test, X_train=X_train, y_train=y_train, **options
+                baseline,
+                X_test,
+                y_test,
+                X_train=X_train,
+                y_train=y_train,
+                kernel=kernel,
+                alpha=alpha,
             )
             indices = np.sort(top_positive(influence, top_fraction))
             bar.update(1)
 
-        if kind == "curated":
-            keep = np.setdiff1d(np.arange(n_train), indices)
-            X_new, y_new = X_train[keep], y_train[keep]
-        else:
-            from ..influence.training_attacks import attack_training_points  # imports torch
-
-            X_new = attack_training_points(
-                baseline,
-                X_train,
-                y_train,
-                indices,
-                method=attack,
-                epsilon=epsilon,
-                steps=steps,
-                step_size=step_size,
-                clip=None if clip is None else tuple(clip),
-                random_state=random_state,
-            )
-            y_new = y_train
+        X_new, y_new = _changed_training_set(
+            kind, baseline, X_train, y_train, indices, attack_options
+        )
         bar.update(1)
 
         model, accuracy, by_epoch = _fit_and_score(estimator, X_new, y_new, *data, eval_epochs)

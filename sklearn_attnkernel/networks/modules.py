@@ -8,6 +8,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+#: The ``dtype`` parameter of the estimators (and of the torch mirror) as torch dtypes.
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
 
 def resolve_device(device):
     """Turn a ``device`` parameter into an available :class:`torch.device`, or raise a ValueError.

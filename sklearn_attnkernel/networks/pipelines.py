@@ -19,12 +19,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.utils import check_array
 
+from .._utils.vocabulary import ATTENTION_KINDS
+
 __all__ = ["NetworkPipeline", "make_adversarially_trained", "make_mlp_attn", "make_two_layer_relu"]
 
 logger = logging.getLogger(__name__)
 
 _TASKS = ("classification", "regression")
-_ATTENTIONS = ("linear", "softmax", "exponential")
 
 
 def _make_network(task, params):
@@ -129,7 +130,7 @@ def make_mlp_attn(*, attention="linear", task="classification", **params):
         transform = SoftmaxAttention(normalize_weights=False)
     else:
         raise ValueError(
-            f"attention must be one of {_ATTENTIONS}; got attention={attention!r}. Use "
+            f"attention must be one of {ATTENTION_KINDS}; got attention={attention!r}. Use "
             "'linear' for the paper's MLP-Attn, 'softmax' or 'exponential' for Appendix A.13."
         )
     network = _make_network(task, params)
@@ -252,7 +253,7 @@ class NetworkPipeline(Pipeline):
         self : NetworkPipeline
             The fitted pipeline.
         """
-        from .estimators import BaseTwoLayerReLU  # torch is only imported when a network is fitted
+        from .base import BaseTwoLayerReLU  # torch is only imported when a network is fitted
 
         final = self.steps[-1][1]
         if not isinstance(final, BaseTwoLayerReLU):
@@ -283,13 +284,30 @@ class NetworkPipeline(Pipeline):
             )
         X_input = check_array(X, dtype=[np.float64, np.float32], input_name="X")
         Xt = X
-        transformers = [(name, step) for name, step in self.steps[:-1]]
-        for name, step in transformers:
+        for name, step in self.steps[:-1]:
             if not _is_passthrough(step):
                 logger.debug("NetworkPipeline: fitting step %r", name)
                 Xt = step.fit_transform(Xt, y)
         final._validate_params()
-        final._fit(Xt, y, input_space=(X_input, transformers))
+        final._fit(Xt, y, input_space=(X_input, self._input_map(X_input.shape[1])))
+
+    def _input_map(self, n_features_in):
+        """The fitted transformers as a torch map into the network's features.
+
+        Built in the network's dtype and on its device; :meth:`TorchPipeline.features` of it is
+        what the network applies to each (adversarial) batch of pipeline inputs.
+        """
+        from .modules import resolve_device
+        from .torch_mirror import transformers_map
+
+        network = self.steps[-1][1]
+        mirror = transformers_map(
+            self.steps[:-1],
+            n_features_in=n_features_in,
+            dtype=network.dtype,
+            device=resolve_device(network.device),
+        )
+        return mirror.features
 
 
 def make_adversarially_trained(estimator, **adversarial_training):
@@ -324,7 +342,8 @@ def make_adversarially_trained(estimator, **adversarial_training):
     >>> model.get_params()["mlp__adversarial_training"]
     {'epsilon': 0.1, 'clip': (0, 1)}
     """
-    from .estimators import BaseTwoLayerReLU, check_adversarial_training
+    from .adversarial import check_adversarial_training
+    from .base import BaseTwoLayerReLU
 
     check_adversarial_training(adversarial_training)
     if isinstance(estimator, BaseTwoLayerReLU):

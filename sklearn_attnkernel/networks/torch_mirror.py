@@ -22,8 +22,6 @@ transformers to torch); the tests check every one against the fitted numpy trans
 """
 
 import copy
-import logging
-from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,15 +30,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from ..attention.transformers import LinearizedAttention, SoftmaxAttention, projection_weights
+from .._utils.rows import list_rows
+from ..attention.transformers import LinearizedAttention, SoftmaxAttention
 from ..preprocessing import DatasetStandardizer
-from .modules import unwrap_model
+from .modules import TORCH_DTYPES, unwrap_model
 
-logger = logging.getLogger(__name__)
+__all__ = ["TorchPipeline", "transformers_map"]
 
-__all__ = ["TorchPipeline"]
-
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _SUPPORTED_STEPS = (
     "sklearn.preprocessing.Normalizer (norm='l2')",
     "sklearn.preprocessing.StandardScaler",
@@ -48,16 +44,9 @@ _SUPPORTED_STEPS = (
     "LinearizedAttention",
     "SoftmaxAttention",
 )
-_MAX_LISTED_ROWS = 10
 # Smallest eigen-gap (relative to the largest eigenvalue) accepted when differentiating a rank
 # truncation: below it the kept subspace is not determined and the derivative blows up.
 _MIN_RELATIVE_GAP = 1e3 * torch.finfo(torch.float64).eps
-
-
-def _list_rows(rows):
-    listed = ", ".join(str(int(i)) for i in rows[:_MAX_LISTED_ROWS])
-    more = f" and {len(rows) - _MAX_LISTED_ROWS} more" if len(rows) > _MAX_LISTED_ROWS else ""
-    return listed + more
 
 
 def _check_finite_rows(F, who):
@@ -65,7 +54,7 @@ def _check_finite_rows(F, who):
     if bool(bad.any()):
         rows = torch.nonzero(bad).flatten().tolist()
         raise ValueError(
-            f"{who} produced non-finite values in row(s) {_list_rows(rows)} (overflow): rescale "
+            f"{who} produced non-finite values in row(s) {list_rows(rows)} (overflow): rescale "
             "the input, e.g. pixels to [0, 1] or with sklearn.preprocessing.Normalizer."
         )
 
@@ -85,7 +74,7 @@ def _normalise_rows(F, who, *, keep_zero=False):
     if bool(zero.any()):
         rows = torch.nonzero(zero).flatten().tolist()
         raise ValueError(
-            f"{who} cannot ℓ2-normalise row(s) {_list_rows(rows)}: they are exactly zero (an "
+            f"{who} cannot ℓ2-normalise row(s) {list_rows(rows)}: they are exactly zero (an "
             "all-zero input row, or one orthogonal to every reference row). Drop those rows."
         )
     return F / norm
@@ -196,26 +185,11 @@ class _LinearizedAttentionStep(_Step):
     def __init__(self, name, transformer, dtype, device):
         super().__init__(name, transformer, dtype, device)
         self.operator = self._tensor(transformer.operator_)
-        self._weights = None
-
-    def _projection(self, d):
-        """Per-layer ``(W_Q, W_K, W_V)`` tensors as ``fit`` drew them, or None (identity)."""
-        attn = self.transformer
-        if attn.projection is None:
-            return None
-        if self._weights is None:
-            if not isinstance(attn.projection, tuple) and not isinstance(
-                attn.random_state, Integral
-            ):
-                raise ValueError(
-                    f"{self.who} has projection={attn.projection!r} with "
-                    f"random_state={attn.random_state!r}: its random projections cannot be "
-                    "drawn again to rebuild the operator from a new reference set. Fit it with "
-                    "an int random_state, or pass the projections as a tuple of arrays."
-                )
-            layers = projection_weights(attn.projection, d, attn.n_layers, attn.random_state)
-            self._weights = [tuple(self._tensor(W) for W in triple) for triple in layers]
-        return self._weights
+        # the per-layer (W_Q, W_K, W_V) that fit drew (or copied), or None for identity
+        layers = transformer.projections_
+        self.weights = (
+            None if layers is None else [tuple(self._tensor(W) for W in t) for t in layers]
+        )
 
     def reference_operator(self, Z_ref):
         """The ``d × d`` operator of :func:`linearized_attention_operator`, in torch."""
@@ -231,11 +205,10 @@ class _LinearizedAttentionStep(_Step):
         C = (C + C.T) / 2
         if attn.rank is not None:
             C = _TopEigenTruncation.apply(C, attn.rank)
-        weights = self._projection(d)
-        if weights is None:
+        if self.weights is None:
             return torch.linalg.matrix_power(C, attn.n_layers)
         operator = torch.eye(d, dtype=C.dtype, device=C.device)
-        for W_Q, W_K, W_V in weights:
+        for W_Q, W_K, W_V in self.weights:
             operator = operator @ (W_Q @ (W_K.T @ (C @ W_V)))
         return operator
 
@@ -365,8 +338,8 @@ class TorchPipeline:
     :class:`~sklearn.preprocessing.Normalizer` has none. With a ``reference``,
     :class:`~sklearn_attnkernel.LinearizedAttention` recomputes its operator exactly as
     :func:`~sklearn_attnkernel.linearized_attention_operator` does (projections, ``n_layers``
-    and ``rank``); random projections are drawn again from the step's ``random_state``, which
-    must therefore be an int. Rank truncation is differentiated with the Daleckii–Krein formula,
+    and ``rank``), with the projections it drew at ``fit`` (its ``projections_``), whatever its
+    ``random_state``. Rank truncation is differentiated with the Daleckii–Krein formula,
     exact as long as eigenvalues ``rank`` and ``rank + 1`` of ``C`` differ (a ValueError is raised
     otherwise). :class:`~sklearn_attnkernel.SoftmaxAttention` forms the whole
     ``n_rows × n_ref`` score matrix at once (autograd keeps it anyway), not row blocks.
@@ -415,7 +388,7 @@ class TorchPipeline:
     @validate_params(
         {
             "estimator": "no_validation",
-            "dtype": [StrOptions(set(_DTYPES)), torch.dtype],
+            "dtype": [StrOptions(set(TORCH_DTYPES)), torch.dtype],
             "device": [None, str, torch.device],
         },
         prefer_skip_nested_validation=True,
@@ -448,7 +421,7 @@ class TorchPipeline:
             If a step is not supported (the message names it and lists the supported ones).
         """
         transformer, estimator_, module = unwrap_model(estimator)
-        dtype = _DTYPES[dtype] if isinstance(dtype, str) else dtype
+        dtype = TORCH_DTYPES[dtype] if isinstance(dtype, str) else dtype
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be float32 or float64; got dtype={dtype}.")
         if device is None:
@@ -543,6 +516,25 @@ class TorchPipeline:
 
 
 def transformers_map(steps, *, n_features_in, dtype, device):
-    """TorchPipeline of fitted transformers alone (no network), e.g. for adversarial training."""
+    """Map fitted transformers alone (no network) to torch, e.g. for adversarial training.
+
+    Parameters
+    ----------
+    steps : list of (str, transformer)
+        Fitted transformers, in order; nested pipelines are expanded and ``"passthrough"`` or
+        None steps dropped.
+    n_features_in : int or None
+        Number of input columns, checked on every call.
+    dtype : {"float32", "float64"} or torch.dtype
+        Floating type of the computation.
+    device : str or torch.device
+        Device of the computation.
+
+    Returns
+    -------
+    pipeline : TorchPipeline
+        The map; its :meth:`TorchPipeline.features` takes rows of the steps' input space.
+    """
+    dtype = TORCH_DTYPES[dtype] if isinstance(dtype, str) else dtype
     flat = list(_flatten_steps(steps))
     return TorchPipeline(flat, None, n_features_in=n_features_in, dtype=dtype, device=device)

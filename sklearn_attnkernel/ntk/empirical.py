@@ -86,6 +86,45 @@ def _blocks(n, size):
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
+def _analytic_block(*, n_x, n_y, y_size, width, train_a, pattern_bytes, block_size, budget):
+    """Row block of the analytic path within the memory budget.
+
+    Fixed: ``S_Y`` (and ``relu(Y Wᵀ)``) for all Y rows, plus Y itself; per X row: the
+    pre-activations, the pattern, the relu and three ``n_y``-long rows of block products.
+    """
+    readout_bytes = _FLOAT64_BYTES if train_a else 0
+    fixed = n_y * width * (pattern_bytes + readout_bytes)
+    fixed += y_size * _FLOAT64_BYTES
+    per_row = width * (_FLOAT64_BYTES + pattern_bytes + readout_bytes)
+    per_row += 3 * n_y * _FLOAT64_BYTES
+    block = _check_memory(
+        n_x=n_x,
+        n_y=n_y,
+        fixed_bytes=fixed,
+        per_row_bytes=per_row,
+        block_size=block_size,
+        memory_budget=budget,
+        what="intermediates (activation patterns)",
+    )
+    if block_size is None:
+        block = min(block, _MAX_AUTO_BLOCK["analytic"])
+    return block
+
+
+def _analytic_rows(Xb, Y_cols, W, pattern_y, relu_y, *, train_w, pattern_dtype):
+    """Unscaled kernel rows of the block ``Xb`` against ``Y_cols`` (the sum before ``/ m``)."""
+    pre_x = Xb @ W.T
+    kernel = torch.zeros((Xb.shape[0], Y_cols.shape[0]), dtype=torch.float64, device=Xb.device)
+    if train_w:
+        pattern_x = (pre_x > 0).to(pattern_dtype)
+        co_active = (pattern_x @ pattern_y.T).to(torch.float64)
+        kernel += (Xb @ Y_cols.T) * co_active
+        del pattern_x, co_active
+    if relu_y is not None:
+        kernel += torch.relu(pre_x) @ relu_y.T
+    return kernel
+
+
 def _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
     """Closed form for TwoLayerReLU; written by hand since no library ships it.
 
@@ -104,25 +143,16 @@ def _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
     # float32, so the (fastest) product is done in float32 without any loss.
     counts_in_float32 = bool(torch.all(readout_weight == 1)) and width < 2**24
     pattern_dtype = torch.float32 if counts_in_float32 else torch.float64
-    pattern_bytes = 4 if counts_in_float32 else 8
-
-    # fixed: S_Y (and relu(Y Wᵀ)) for all Y rows, plus Y itself; per X row: pre-activations,
-    # pattern, relu, and three n_y-long rows of block products
-    fixed = n_y * width * (pattern_bytes + (_FLOAT64_BYTES if train_a else 0))
-    fixed += Y.size * _FLOAT64_BYTES
-    per_row = width * (_FLOAT64_BYTES + pattern_bytes + (_FLOAT64_BYTES if train_a else 0))
-    per_row += 3 * n_y * _FLOAT64_BYTES
-    block = _check_memory(
+    block = _analytic_block(
         n_x=n_x,
         n_y=n_y,
-        fixed_bytes=fixed,
-        per_row_bytes=per_row,
+        y_size=Y.size,
+        width=width,
+        train_a=train_a,
+        pattern_bytes=4 if counts_in_float32 else 8,
         block_size=block_size,
-        memory_budget=memory_budget,
-        what="intermediates (activation patterns)",
+        budget=memory_budget,
     )
-    if block_size is None:
-        block = min(block, _MAX_AUTO_BLOCK["analytic"])
     logger.debug("analytic NTK: n_x=%d, n_y=%d, width=%d, block=%d", n_x, n_y, width, block)
 
     out = np.empty((n_x, n_y), dtype=np.float64)
@@ -136,17 +166,15 @@ def _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
         del pre_y
         for start, stop in _blocks(n_x, block):
             cols = slice(0, stop) if symmetric else slice(None)
-            Xb = torch.tensor(X[start:stop], device=device)
-            pre_x = Xb @ W.T
-            n_cols = stop if symmetric else n_y
-            kernel = torch.zeros((stop - start, n_cols), dtype=torch.float64, device=device)
-            if train_w:
-                pattern_x = (pre_x > 0).to(pattern_dtype)
-                co_active = (pattern_x @ pattern_y[cols].T).to(torch.float64)
-                kernel += (Xb @ Yt[cols].T) * co_active
-                del pattern_x, co_active
-            if train_a:
-                kernel += torch.relu(pre_x) @ relu_y[cols].T
+            kernel = _analytic_rows(
+                torch.tensor(X[start:stop], device=device),
+                Yt[cols],
+                W,
+                pattern_y[cols],
+                None if relu_y is None else relu_y[cols],
+                train_w=train_w,
+                pattern_dtype=pattern_dtype,
+            )
             kernel /= width
             out[start:stop, cols] = kernel.cpu().numpy()
     if symmetric:
@@ -157,34 +185,25 @@ def _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
     return out
 
 
-def _jacobian_ntk(module, X, Y, symmetric, block_size, device, memory_budget, n_outputs):
-    """Output-averaged NTK from per-sample Jacobians (torch.func), blocked over rows."""
-    net = copy.deepcopy(module).to(device=device, dtype=torch.float64).eval()
-    params = {name: p.detach() for name, p in net.named_parameters() if p.requires_grad}
-    constants = {name: p.detach() for name, p in net.named_parameters() if not p.requires_grad}
-    constants.update(dict(net.named_buffers()))
-    n_params = sum(p.numel() for p in params.values())
-    n_x, n_y = X.shape[0], Y.shape[0]
+def _jacobian_block(*, n_x, n_y, y_size, n_outputs, n_params, block_size, budget):
+    """Row block of the Jacobian path within the memory budget."""
     jac_row_bytes = n_outputs * n_params * _FLOAT64_BYTES
     block = _check_memory(
         n_x=n_x,
         n_y=n_y,
-        fixed_bytes=Y.size * _FLOAT64_BYTES,
+        fixed_bytes=y_size * _FLOAT64_BYTES,
         per_row_bytes=_JACOBIAN_BUFFERS * jac_row_bytes + 2 * n_y * _FLOAT64_BYTES,
         block_size=block_size,
-        memory_budget=memory_budget,
+        memory_budget=budget,
         what=f"Jacobians ({n_outputs} outputs × {n_params} parameters per row)",
     )
     if block_size is None:
         block = min(block, _MAX_AUTO_BLOCK["jacobian"])
-    logger.debug(
-        "jacobian NTK: n_x=%d, n_y=%d, parameters=%d, outputs=%d, block=%d",
-        n_x,
-        n_y,
-        n_params,
-        n_outputs,
-        block,
-    )
+    return block
+
+
+def _flat_jacobian(net, params, constants, device):
+    """``rows -> (n_rows, n_outputs · n_params)`` per-sample Jacobians of ``net`` (torch.func)."""
 
     def single_output(theta, x):
         return functional_call(net, (theta, constants), (x.unsqueeze(0),)).reshape(-1)
@@ -196,9 +215,11 @@ def _jacobian_ntk(module, X, Y, symmetric, block_size, device, memory_budget, n_
         jac = per_sample_jacobian(params, rows)
         return torch.cat([j.reshape(rows.shape[0], -1) for j in jac.values()], dim=1)
 
-    out = np.empty((n_x, n_y), dtype=np.float64)
-    x_blocks = _blocks(n_x, block)
-    y_blocks = x_blocks if symmetric else _blocks(n_y, block)
+    return flat_jacobian
+
+
+def _fill_jacobian_kernel(out, flat_jacobian, X, Y, x_blocks, y_blocks, symmetric, n_outputs):
+    """Write ``J_X J_Yᵀ / n_outputs`` into ``out`` block by block (one triangle if symmetric)."""
     with torch.no_grad():
         for i, (start, stop) in enumerate(x_blocks):
             jac_x = flat_jacobian(X[start:stop])
@@ -211,6 +232,38 @@ def _jacobian_ntk(module, X, Y, symmetric, block_size, device, memory_budget, n_
                 if symmetric and j < i:
                     out[y_start:y_stop, start:stop] = out[start:stop, y_start:y_stop].T
                 del jac_y
+
+
+def _jacobian_ntk(module, X, Y, symmetric, block_size, device, memory_budget, n_outputs):
+    """Output-averaged NTK from per-sample Jacobians (torch.func), blocked over rows."""
+    net = copy.deepcopy(module).to(device=device, dtype=torch.float64).eval()
+    params = {name: p.detach() for name, p in net.named_parameters() if p.requires_grad}
+    constants = {name: p.detach() for name, p in net.named_parameters() if not p.requires_grad}
+    constants.update(dict(net.named_buffers()))
+    n_params = sum(p.numel() for p in params.values())
+    n_x, n_y = X.shape[0], Y.shape[0]
+    block = _jacobian_block(
+        n_x=n_x,
+        n_y=n_y,
+        y_size=Y.size,
+        n_outputs=n_outputs,
+        n_params=n_params,
+        block_size=block_size,
+        budget=memory_budget,
+    )
+    logger.debug(
+        "jacobian NTK: n_x=%d, n_y=%d, parameters=%d, outputs=%d, block=%d",
+        n_x,
+        n_y,
+        n_params,
+        n_outputs,
+        block,
+    )
+    out = np.empty((n_x, n_y), dtype=np.float64)
+    x_blocks = _blocks(n_x, block)
+    y_blocks = x_blocks if symmetric else _blocks(n_y, block)
+    flat_jacobian = _flat_jacobian(net, params, constants, device)
+    _fill_jacobian_kernel(out, flat_jacobian, X, Y, x_blocks, y_blocks, symmetric, n_outputs)
     return out
 
 

@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_array, check_consistent_length
 from torch import nn
 
+from .._utils.vocabulary import ARCHITECTURES, ATTENTION_OF_ARCHITECTURE
 from ..kernels.ntk import infinite_width_ntk
 from ..networks.modules import TwoLayerReLU, initial_module, unwrap_model
 from .empirical import empirical_ntk
@@ -39,12 +40,6 @@ class ZeroKernelError(ValueError):
 
 __all__ = ["ZeroKernelError", "function_space_distance", "ntk_distance", "ntk_width_sweep"]
 
-_ARCHITECTURES = {
-    "relu": None,
-    "attention": "linear",
-    "softmax": "softmax",
-    "exponential": "exponential",
-}
 _STAGES = ("init", "trained")
 _METRICS = ("frobenius", "cosine", "function")
 _SWEEP_COLUMNS = ["architecture", "width", "seed", "stage", "metric", "value"]
@@ -268,10 +263,38 @@ def _sequence(name, value, allowed=None):
     return items
 
 
+def _check_sweep_grid(widths, seeds, stages, metrics):
+    """Validated lists of the sweep's widths, seeds, stages and metrics."""
+    widths = _sequence("widths", widths)
+    for width in widths:
+        if isinstance(width, bool) or not isinstance(width, Integral) or width < 1:
+            raise ValueError(f"widths must hold integers >= 1, got {width!r} in {widths!r}.")
+    seeds = _sequence("seeds", seeds)
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+            raise ValueError(f"seeds must hold integers >= 0, got {seed!r} in {seeds!r}.")
+    stages = _sequence("stages", stages, _STAGES)
+    return widths, seeds, stages, _sequence("metrics", metrics, _METRICS)
+
+
+def _check_sweep_data(X, y, X_eval):
+    """Validated ``(X, y, X_eval)``, ``X_eval`` defaulting to ``X``."""
+    X = check_array(X, dtype=np.float64, input_name="X")
+    y = np.asarray(y)
+    check_consistent_length(X, y)
+    X_eval = X if X_eval is None else check_array(X_eval, dtype=np.float64, input_name="X_eval")
+    if X_eval.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X_eval has {X_eval.shape[1]} features but X has {X.shape[1]}; pass points from the "
+            "same input space."
+        )
+    return X, y, X_eval
+
+
 def _make_pipeline(architecture, **params):
     from ..networks.pipelines import make_mlp_attn, make_two_layer_relu
 
-    attention = _ARCHITECTURES[architecture]
+    attention = ATTENTION_OF_ARCHITECTURE.get(architecture)
     if attention is None:
         return make_two_layer_relu(**params)
     return make_mlp_attn(attention=attention, **params)
@@ -312,7 +335,7 @@ def _sweep_one(architecture, width, seed, X, y, X_eval, stages, metrics, alpha, 
 
 @validate_params(
     {
-        "architecture": [StrOptions(set(_ARCHITECTURES))],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
         "X": ["array-like"],
         "y": ["array-like"],
         "widths": "no_validation",
@@ -414,31 +437,14 @@ def ntk_width_sweep(
     >>> table[["width", "stage", "metric"]].values.tolist()
     [[8, 'init', 'frobenius'], [32, 'init', 'frobenius']]
     """
-    widths = _sequence("widths", widths)
-    for width in widths:
-        if isinstance(width, bool) or not isinstance(width, Integral) or width < 1:
-            raise ValueError(f"widths must hold integers >= 1, got {width!r} in {widths!r}.")
-    seeds = _sequence("seeds", seeds)
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-            raise ValueError(f"seeds must hold integers >= 0, got {seed!r} in {seeds!r}.")
-    stages = _sequence("stages", stages, _STAGES)
-    metrics = _sequence("metrics", metrics, _METRICS)
+    widths, seeds, stages, metrics = _check_sweep_grid(widths, seeds, stages, metrics)
     reserved = sorted({"width", "random_state", "attention"} & set(mlp_params))
     if reserved:
         raise ValueError(
             f"{reserved} cannot be passed through **mlp_params: the sweep sets width and "
             "random_state itself, and architecture chooses the attention."
         )
-    X = check_array(X, dtype=np.float64, input_name="X")
-    y = np.asarray(y)
-    check_consistent_length(X, y)
-    X_eval = X if X_eval is None else check_array(X_eval, dtype=np.float64, input_name="X_eval")
-    if X_eval.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"X_eval has {X_eval.shape[1]} features but X has {X.shape[1]}; pass points from the "
-            "same input space."
-        )
+    X, y, X_eval = _check_sweep_data(X, y, X_eval)
     # build (and validate) one pipeline before any fit, so a bad parameter fails fast
     probe = _make_pipeline(
         architecture, width=int(widths[0]), random_state=int(seeds[0]), **mlp_params

@@ -532,3 +532,33 @@ def test_fit_is_deterministic_with_seed(data):
     b = clone(a).fit(X_ref)
     np.testing.assert_array_equal(a.transform(X_new), b.transform(X_new))
     assert re.search("random_state=7", repr(a))
+
+
+def test_projections_are_kept_as_a_fitted_attribute(data, rng):
+    """``projections_`` holds the (W_Q, W_K, W_V) of every layer, and the operator is exactly
+    the product the paper writes with them (``W_Q W_Kᵀ C W_V`` per layer)."""
+    X_ref, _ = data
+    d = X_ref.shape[1]
+    assert LinearizedAttention().fit(X_ref).projections_ is None
+    for random_state in (0, np.random.RandomState(0), None):
+        attn = LinearizedAttention(projection="he", n_layers=2, random_state=random_state)
+        attn.fit(X_ref)
+        assert len(attn.projections_) == 2
+        C = X_ref.T @ X_ref
+        expected = np.eye(d)
+        for W_Q, W_K, W_V in attn.projections_:
+            assert W_Q.shape == W_K.shape == W_V.shape == (d, d)
+            expected = expected @ W_Q @ W_K.T @ C @ W_V
+        np.testing.assert_allclose(attn.operator_, expected, rtol=1e-10, atol=1e-12)
+    # an int seed draws the projections of linearized_attention_operator with that seed
+    seeded = LinearizedAttention(normalize=False, projection="orthogonal", random_state=3)
+    M = linearized_attention_operator(X_ref, projection="orthogonal", random_state=3)
+    np.testing.assert_array_equal(seeded.fit(X_ref).operator_, M)
+    # a tuple is copied (the caller's arrays are not kept) and reused by every layer
+    W = tuple(rng.normal(size=(d, d)) for _ in range(3))
+    attn = LinearizedAttention(projection=W, n_layers=3).fit(X_ref)
+    assert len(attn.projections_) == 3
+    for triple in attn.projections_:
+        for fitted, given_ in zip(triple, W, strict=True):
+            np.testing.assert_array_equal(fitted, given_)
+            assert not np.shares_memory(fitted, given_)

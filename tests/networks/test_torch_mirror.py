@@ -232,15 +232,24 @@ def test_unsupported_steps_raise_naming_them():
         TorchPipeline.from_estimator(pipe)
 
 
-def test_unreproducible_random_projection_errors_only_when_rebuilt():
+@pytest.mark.parametrize(
+    "random_state", [np.random.RandomState(0), None], ids=["RandomState", "None"]
+)
+@pytest.mark.parametrize("projection", ["he", "orthogonal"])
+def test_random_projections_are_reused_whatever_the_random_state(projection, random_state):
+    """The mirror reuses the projections fit drew (``projections_``) instead of drawing again,
+    so the rebuilt operator equals the fitted one for any random_state, not only an int."""
     X, y, X_test = _data()
-    pipe = _pipeline([Normalizer(), LinearizedAttention(projection="he")]).fit(X, y)
+    attention = LinearizedAttention(projection=projection, n_layers=2, random_state=random_state)
+    pipe = _pipeline([Normalizer(), attention]).fit(X, y)
     tp = TorchPipeline.from_estimator(pipe)
+    X_t = torch.tensor(X)
+    np.testing.assert_allclose(tp.training_features(X_t).numpy(), pipe[:-1].transform(X), atol=ATOL)
+    expected_test = pipe[:-1].transform(X_test)
+    np.testing.assert_allclose(tp.features(torch.tensor(X_test)).numpy(), expected_test, atol=ATOL)
     np.testing.assert_allclose(
-        tp.features(torch.tensor(X_test)).numpy(), pipe[:-1].transform(X_test), atol=ATOL
+        tp.features(torch.tensor(X_test), reference=X_t).numpy(), expected_test, atol=ATOL
     )
-    with pytest.raises(ValueError, match=r"random_state=None.*int random_state"):
-        tp.training_features(torch.tensor(X))
 
 
 def test_bad_input():

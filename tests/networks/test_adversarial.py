@@ -1,4 +1,5 @@
-"""Adversarial training of the two-layer ReLU estimators, alone and through a pipeline."""
+"""Adversarial training (sklearn_attnkernel.networks.adversarial): the config, and training
+alone and through a pipeline."""
 
 import pickle
 
@@ -20,8 +21,10 @@ from sklearn_attnkernel import (
     make_two_layer_relu,
     pgd,
 )
-from sklearn_attnkernel.networks.estimators import _RegularizedNet
+from sklearn_attnkernel.networks.adversarial import check_adversarial_training
+from sklearn_attnkernel.networks.base import BaseTwoLayerReLU
 from sklearn_attnkernel.networks.pipelines import NetworkPipeline
+from sklearn_attnkernel.networks.skorch_net import RegularizedNet
 from sklearn_attnkernel.networks.torch_mirror import TorchPipeline
 
 FAST = {
@@ -49,7 +52,7 @@ def _data(n=48, d=6, seed=0):
 def spy(monkeypatch):
     """Record every (clean, adversarial) batch and the X each training loss was computed on."""
     record = {"attacks": [], "loss_inputs": []}
-    attack, get_loss = _RegularizedNet._adversarial_batch, _RegularizedNet.get_loss
+    attack, get_loss = RegularizedNet._adversarial_batch, RegularizedNet.get_loss
 
     def spy_attack(self, Xi, yi):
         X_adv = attack(self, Xi, yi)
@@ -61,8 +64,8 @@ def spy(monkeypatch):
             record["loss_inputs"].append(X.detach().clone())
         return get_loss(self, y_pred, y_true, X=X, training=training)
 
-    monkeypatch.setattr(_RegularizedNet, "_adversarial_batch", spy_attack)
-    monkeypatch.setattr(_RegularizedNet, "get_loss", spy_loss)
+    monkeypatch.setattr(RegularizedNet, "_adversarial_batch", spy_attack)
+    monkeypatch.setattr(RegularizedNet, "get_loss", spy_loss)
     return record
 
 
@@ -231,3 +234,41 @@ _CHECK_SETTINGS = {**FAST, "max_epochs": 20, "batch_size": 128}  # as in test_co
 )
 def test_sklearn_checks_with_adversarial_training(estimator, check):
     check(estimator)
+
+
+def test_check_adversarial_training_completes_the_defaults():
+    cfg = check_adversarial_training({"epsilon": 0.2, "steps": 4, "clip": [0, 1]})
+    assert cfg == {
+        "epsilon": 0.2,
+        "steps": 4,
+        "step_size": 2.5 * 0.2 / 4,
+        "random_start": True,
+        "clip": (0.0, 1.0),
+        "method": "pgd",
+    }
+    assert check_adversarial_training({"epsilon": 0})["step_size"] == 1.0
+    assert check_adversarial_training({"random_start": np.bool_(False)})["random_start"] is False
+
+
+def test_pipeline_hands_the_torch_map_of_its_transformers_to_the_network(monkeypatch):
+    """NetworkPipeline builds the torch map of its fitted transformers and passes it to the
+    network's fit (the network never builds it): the map sends the raw X to the features."""
+    X, y = _data()
+    seen = {}
+    fit_network = BaseTwoLayerReLU._fit_network
+
+    def spy(self, X_features, y_train, n_outputs, criterion, input_space=None):
+        seen["features"], seen["input_space"] = X_features, input_space
+        return fit_network(self, X_features, y_train, n_outputs, criterion, input_space)
+
+    monkeypatch.setattr(BaseTwoLayerReLU, "_fit_network", spy)
+    model = make_adversarially_trained(make_mlp_attn(**FAST), epsilon=0.05, steps=2).fit(X, y)
+    X_input, input_map = seen["input_space"]
+    np.testing.assert_array_equal(X_input, X)
+    mapped = input_map(torch.tensor(X))
+    assert mapped.dtype == torch.float64  # the network's dtype
+    np.testing.assert_allclose(mapped.numpy(), seen["features"], atol=1e-12)
+    np.testing.assert_allclose(mapped.numpy(), model[:-1].transform(X), atol=1e-12)
+    seen.clear()
+    make_mlp_attn(**FAST).fit(X, y)  # without adversarial training: the plain pipeline's fit
+    assert seen["input_space"] is None
