@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..._utils.vocabulary import PRACTICAL_WIDTH
 from .formatting import architecture_label, format_ci
+from .load import part_rows
 
 __all__ = ["PAPER_NUMBERS", "compare_with_paper"]
 
@@ -202,6 +203,21 @@ def _adversarial_training_claims(results, tables):
 
 
 # ------------------------------------------------------------------- κ: required width
+def _practical_widths(results):
+    """The configured practical width (``kappa.practical_width``, kept in each κ cell's
+    settings) by (dataset, setting, n_train); cells written before it existed have none."""
+    kappa = part_rows(results, "kappa")
+    if "practical_width" not in kappa:
+        return {}
+    keys = ["dataset", "setting", "n_train"]
+    widths = kappa[keys].assign(width=pd.to_numeric(kappa["practical_width"], errors="coerce"))
+    widths = widths.dropna(subset=["width"]).drop_duplicates(keys)
+    return {
+        (d, s, n): float(w)
+        for d, s, n, w in zip(*(widths[c] for c in [*keys, "width"]), strict=True)
+    }
+
+
 def _paper_width(dataset):
     log10_width = PAPER_NUMBERS.get(f"log10_width_{dataset}")
     if log10_width is None:
@@ -213,9 +229,11 @@ def _kappa_width_claims(results, tables):
     kappa = _table(tables, "kappa")
     if kappa.empty:
         return [], []
+    practical = _practical_widths(results)
     rows, sentences = [], []
     for _, row in kappa[kappa["metric"] == "log10_width_attention"].iterrows():
-        log10_practical = math.log10(PRACTICAL_WIDTH)
+        key = (row["dataset"], row["setting"], row["n_train"])
+        log10_practical = math.log10(practical.get(key, PRACTICAL_WIDTH))
         beyond = row["mean"] > log10_practical
         rows.append(
             {
@@ -321,7 +339,7 @@ def compare_with_paper(results, tables):
     Parameters
     ----------
     results : pandas.DataFrame
-        Tidy results.
+        Tidy results (the κ claim reads the configured practical width from them).
     tables : dict
         The output of :func:`~sklearn_attnkernel.analysis.report.build_tables`.
 

@@ -4,8 +4,9 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from sklearn_attnkernel.analysis.report import build_report, build_tables
+from sklearn_attnkernel.analysis.report import build_report, build_tables, load_results
 from sklearn_attnkernel.analysis.report.comparison import compare_with_paper
 from sklearn_attnkernel.analysis.store import CELL_FORMAT, cell_key, write_cell
 
@@ -87,3 +88,49 @@ def test_digits_is_compared_with_the_papers_mnist(malleability_results):
     )
     comparison, _ = compare_with_paper(results, build_tables(results))
     assert comparison["paper"].tolist() == ["3.3% vs 28.9% (8.8×) on MNIST"]
+
+
+# ------------------------------------------------------------ κ: the configured width
+def _kappa_cell(cells, log10_width, **settings):
+    """A κ cell needing m* = 10^log10_width; ``settings`` as the cell stores them."""
+    settings = {"part": "kappa", "dataset": "digits", "setting": "binary", **settings}
+    rows = [
+        {"metric": "log10_width_attention", "value": log10_width},
+        {"metric": "curve_log10_kappa", "rank": 1, "value": 0.0},
+    ]
+    _write(cells, settings, rows, info={"n_train": 100})
+
+
+def _kappa_verdict(run_dir):
+    results, _ = load_results(run_dir)
+    comparison, sentences = compare_with_paper(results, build_tables(results))
+    return comparison["verdict"].item(), sentences
+
+
+@pytest.mark.parametrize(
+    ("log10_width", "practical_width", "verdict"),
+    [
+        (7.0, 1e5, "beyond practical width (10^5)"),
+        (7.0, 1e8, "practical"),  # beyond 10^5, but the run took 10^8 as practical
+        (4.0, 1e5, "practical"),
+        (4.0, 1e3, "beyond practical width (10^3)"),
+        (5.6, 3e5, "beyond practical width (10^5.5)"),
+        (7.0, None, "beyond practical width (10^5)"),  # a cell from before the setting
+        (4.0, None, "practical"),
+    ],
+)
+def test_kappa_verdict_uses_the_configured_practical_width(
+    tmp_path, log10_width, practical_width, verdict
+):
+    settings = {} if practical_width is None else {"practical_width": practical_width}
+    _kappa_cell(tmp_path / "cells", log10_width, **settings)
+    found, sentences = _kappa_verdict(tmp_path)
+    assert found == verdict
+    assert bool(sentences) == (verdict == "practical")
+
+
+def test_kappa_verdict_in_the_report_names_the_configured_width(tmp_path):
+    _kappa_cell(tmp_path / "cells", 4.0, practical_width=1e3)
+    text = build_report(tmp_path, figures=False).read_text()
+    assert "beyond practical width (10^3)" in text
+    assert "10^5" not in text
