@@ -64,3 +64,76 @@ def binary_blobs(blobs):
     X, y = blobs
     mask = y < 2
     return readonly(X[mask].copy(), np.where(y[mask] == 0, "neg", "pos"))
+
+
+# ------------------------------------------------------------------------------ the report
+#: A tiny grid with every part the report draws (κ, collapse, NTK, malleability), two seeds.
+REPORT_RUN_CONFIG = {
+    "run": {"seeds": [0, 1]},
+    "data": {"settings": ["binary"], "n_train": [100], "n_test": 30},
+    "training": {"epochs": 2, "lr": 0.01},
+    "collapse": {"transforms": ["raw", "linear"], "n_train": [100]},
+    "kappa": {"n_train": [100]},
+    "ntk": {
+        "architectures": ["relu", "attention"],
+        "widths": [16, 32],
+        "seeds": [0],
+        "n_train": [60],
+        "n_eval": 20,
+        "metrics": ["cosine"],
+    },
+    "malleability": {
+        "architectures": ["relu", "attention"],
+        "widths": [16],
+        "seeds": [0],
+        "attacks": ["fgsm", "random"],
+        "epsilons": [0.1],
+        "steps": 2,
+        "adversarial_training": [False],
+    },
+    "interventions": {"enabled": False},
+}
+
+
+@pytest.fixture(scope="session")
+def report_run_dir(tmp_path_factory):
+    """A run folder of :data:`REPORT_RUN_CONFIG` with its report; tests copy it to change it."""
+    from sklearn_attnkernel.analysis.experiments import run_experiment
+
+    out = tmp_path_factory.mktemp("report_run")
+    summary = run_experiment(REPORT_RUN_CONFIG, out, progress=False)
+    assert summary.n_failed == 0
+    return out
+
+
+@pytest.fixture
+def malleability_results():
+    """Factory of tidy malleability rows: ``flips[(architecture, attack)]`` = per-seed flip
+    rates, on 10-class MNIST by default, at n = 1000, width 1024 and pixel ε = 0.3."""
+    import pandas as pd
+
+    def make(flips, seeds=(0, 1, 2), dataset="mnist", setting="multiclass"):
+        rows = [
+            {
+                "part": "malleability",
+                "dataset": dataset,
+                "setting": setting,
+                "n_train": 1000,
+                "width": 1024,
+                "epsilon_space": "pixel",
+                "epsilon": 0.3,
+                "adversarial_training": False,
+                "architecture": architecture,
+                "attack": attack,
+                "seed": seed,
+                "metric": "flip_rate",
+                "value": value,
+            }
+            for (architecture, attack), values in flips.items()
+            for seed, value in zip(seeds, values, strict=True)
+        ]
+        frame = pd.DataFrame(rows)
+        frame["adversarial_training"] = frame["adversarial_training"].astype("boolean")
+        return frame
+
+    return make

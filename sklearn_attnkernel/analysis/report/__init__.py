@@ -1,0 +1,43 @@
+"""Tables, figures and the report of a run folder (issue #5 §3).
+
+Everything here is rebuilt from the cell files alone (``attnkernel report DIR``), one module
+per concern, each importing only those above it:
+
+- :mod:`.load`: :func:`load_results` reads the cells listed in ``run.json`` (or every cell file
+  when there is no manifest) and returns the tidy results, one row per measured number;
+- :mod:`.stats`: :func:`mean_ci`, :func:`summarize` (mean and a two-sided 95 % Student-t
+  interval over seeds; with one seed there is no interval and the tables say so) and
+  :func:`ratio_ci` (a ratio of means with a paired bootstrap interval);
+- :mod:`.formatting`: 'mean ± ci' strings, wide tables, architecture labels;
+- :mod:`.sensitivity`: malleability against ε and n, read against the random baseline
+  (:func:`sensitivity_tables`, :func:`sensitivity_sentences`);
+- :mod:`.tables`: :func:`build_tables`, the paper's tables;
+- :mod:`.figures`: one function per kind of figure;
+- :mod:`.comparison`: our numbers beside the paper's (:data:`PAPER_NUMBERS`), one verdict
+  function per claim;
+- :mod:`.render`: :func:`build_report` writes ``results.parquet``, ``results.csv``,
+  ``cells.csv``, ``tables/*.csv|md``, ``figures/*.png|svg``, ``report.md`` and a
+  self-contained ``report.html`` (figures embedded as base64 PNG).
+
+numpy/pandas/matplotlib only: no torch.
+"""
+
+from .comparison import PAPER_NUMBERS
+from .load import load_results
+from .render import build_report
+from .sensitivity import PAPER_RATIO_RANGE, sensitivity_sentences, sensitivity_tables
+from .stats import mean_ci, ratio_ci, summarize
+from .tables import build_tables
+
+__all__ = [
+    "PAPER_NUMBERS",
+    "PAPER_RATIO_RANGE",
+    "build_report",
+    "build_tables",
+    "load_results",
+    "mean_ci",
+    "ratio_ci",
+    "sensitivity_sentences",
+    "sensitivity_tables",
+    "summarize",
+]
