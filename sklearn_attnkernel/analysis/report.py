@@ -105,7 +105,7 @@ def load_results(run_dir):
     Parameters
     ----------
     run_dir : str or path-like
-        A run folder written by :func:`~sklearn_attnkernel.analysis.experiments.run_experiment`.
+        A run folder written by :func:`~sklearn_attnkernel.analysis.runner.run_experiment`.
 
     Returns
     -------
@@ -124,7 +124,7 @@ def load_results(run_dir):
     Examples
     --------
     >>> import tempfile
-    >>> from sklearn_attnkernel.analysis.experiments import load_config, run_experiment
+    >>> from sklearn_attnkernel.analysis import load_config, run_experiment
     >>> from sklearn_attnkernel.analysis.report import load_results
     >>> config = load_config({"run": {"seeds": [0]}, "data": {"settings": ["binary"]},
     ...                       "collapse": {"transforms": ["raw"]}, "ntk": {"enabled": False},
@@ -1851,7 +1851,7 @@ def build_report(run_dir, *, figures=True):
     Parameters
     ----------
     run_dir : str or path-like
-        A run folder written by :func:`~sklearn_attnkernel.analysis.experiments.run_experiment`.
+        A run folder written by :func:`~sklearn_attnkernel.analysis.runner.run_experiment`.
     figures : bool, default=True
         Draw the figures (PNG and SVG, matplotlib's Agg backend).
 
@@ -1869,7 +1869,7 @@ def build_report(run_dir, *, figures=True):
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from sklearn_attnkernel.analysis.experiments import load_config, run_experiment
+    >>> from sklearn_attnkernel.analysis import load_config, run_experiment
     >>> from sklearn_attnkernel.analysis.report import build_report
     >>> config = load_config({"run": {"seeds": [0]}, "data": {"settings": ["binary"]},
     ...                       "collapse": {"enabled": False}, "ntk": {"enabled": False},

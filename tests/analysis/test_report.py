@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sklearn_attnkernel.analysis.experiments import run_experiment
+from sklearn_attnkernel.analysis import run_experiment
 from sklearn_attnkernel.analysis.report import (
     build_report,
     build_tables,
@@ -141,7 +141,7 @@ def test_one_seed_gives_no_ci():
 
 def _report_text(tmp_path, results):
     """Write synthetic results as cell files and build the report."""
-    from sklearn_attnkernel.analysis.experiments import CELL_FORMAT, cell_key, write_cell
+    from sklearn_attnkernel.analysis.store import CELL_FORMAT, cell_key, write_cell
 
     cells = tmp_path / "cells"
     settings_columns = [c for c in results.columns if c not in ("metric", "value")]
