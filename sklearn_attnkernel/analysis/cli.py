@@ -13,9 +13,9 @@ Subcommands::
     attnkernel run --config examples/configs/digits.toml --n-jobs 2
     attnkernel report attnkernel-runs/quick     # rebuild tables, figures and report
 
-``run`` and ``report`` import :mod:`sklearn_attnkernel.analysis.experiments` and
-:mod:`sklearn_attnkernel.analysis.report` inside their handlers, so importing this module stays
-light.
+``run`` and ``report`` import :mod:`sklearn_attnkernel.analysis.config`,
+:mod:`sklearn_attnkernel.analysis.runner` and :mod:`sklearn_attnkernel.analysis.report` inside
+their handlers, so importing this module stays light.
 """
 
 import argparse
@@ -27,6 +27,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .._utils.vocabulary import ATTACKS, PARTS, PRACTICAL_WIDTH
 
 __all__ = ["main"]
 
@@ -154,8 +156,8 @@ def _add_diagnose(subparsers):
     parser.add_argument(
         "--practical-width",
         type=float,
-        default=1e5,
-        help="largest practical network width (default: 1e5)",
+        default=PRACTICAL_WIDTH,
+        help=f"largest practical network width (default: {PRACTICAL_WIDTH:.0e})",
     )
     parser.add_argument(
         "--normalize-rows",
@@ -249,7 +251,6 @@ _RUN_OVERRIDES = {
     "device": ("run.device", "--device"),
     "data_root": ("data.root", "--data-root"),
 }
-_PARTS = ("kappa", "collapse", "ntk", "malleability", "interventions")
 
 
 def _add_run(subparsers):
@@ -290,14 +291,14 @@ def _add_run(subparsers):
         help="pixel or standardized (malleability.epsilon_space)",
     )
     parser.add_argument(
-        "--attacks", type=_csv(str), help="fgsm,pgd,mim,random (malleability.attacks)"
+        "--attacks", type=_csv(str), help=f"{','.join(ATTACKS)} (malleability.attacks)"
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (run.device)")
     parser.add_argument("--data-root", metavar="DIR", help="folder of the data files (data.root)")
     parser.add_argument(
         "--parts",
         type=_csv(str),
-        help=f"run only these parts: {','.join(_PARTS)} (sets <part>.enabled)",
+        help=f"run only these parts: {','.join(PARTS)} (sets <part>.enabled)",
     )
     parser.add_argument(
         "--backend",
@@ -319,45 +320,49 @@ def _add_run(subparsers):
     parser.set_defaults(handler=_run_run)
 
 
-def _config_from_args(args):
-    from .experiments import ConfigError, load_config
+def _part_overrides(parts):
+    """``--parts``: enable the parts listed, disable the others."""
+    if parts is None:
+        return {}
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        raise _CLIError(
+            f"--parts: unknown part(s) {unknown or parts}; choose from {', '.join(PARTS)}"
+        )
+    return {f"{part}.enabled": part in parts for part in PARTS}
 
-    overrides = {}
-    for dest, (key, _) in _RUN_OVERRIDES.items():
-        value = getattr(args, dest)
-        if value is not None:
-            overrides[key] = value
-    if args.parts is not None:
-        unknown = [p for p in args.parts if p not in _PARTS]
-        if unknown or not args.parts:
-            raise _CLIError(
-                f"--parts: unknown part(s) {unknown or args.parts}; choose from {', '.join(_PARTS)}"
-            )
-        for part in _PARTS:
-            overrides[f"{part}.enabled"] = part in args.parts
+
+def _config_error(args, exc):
+    """The message of a bad config value: the flag that set it, or the config file."""
+    flags = [
+        flag
+        for dest, (key, flag) in _RUN_OVERRIDES.items()
+        if exc.key.startswith(key) and getattr(args, dest) is not None
+    ]
+    hint = f" (set by {flags[0]})" if flags else ""
+    source = f" in {args.config}" if args.config and not hint else ""
+    return f"{exc}{hint}{source}"
+
+
+def _config_from_args(args):
+    from .config import ConfigError, load_config
+
+    overrides = {
+        key: getattr(args, dest)
+        for dest, (key, _) in _RUN_OVERRIDES.items()
+        if getattr(args, dest) is not None
+    }
+    overrides.update(_part_overrides(args.parts))
     try:
-        config = load_config(args.config, quick=args.quick, overrides=overrides)
+        return load_config(args.config, quick=args.quick, overrides=overrides)
     except ConfigError as exc:
-        flags = [flag for key, flag in _RUN_OVERRIDES.values() if exc.key.startswith(key)]
-        hint = f" (set by {flags[0]})" if flags and flags[0] and _flag_given(args, flags[0]) else ""
-        source = f" in {args.config}" if args.config and not hint else ""
-        raise _CLIError(f"{exc}{hint}{source}") from exc
+        raise _CLIError(_config_error(args, exc)) from exc
     except FileNotFoundError as exc:
         raise _CLIError(str(exc)) from exc
-    return config
 
 
-def _flag_given(args, flag):
-    return getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None or (
-        flag == "--dataset" and args.dataset is not None
-    )
-
-
-def _run_run(args):
-    from .experiments import ConfigError, run_experiment
-
-    config = _config_from_args(args)
-    out = Path(args.out) if args.out else Path("attnkernel-runs") / config["run"]["name"]
+def _backend(args):
+    """The backend of ``run``: as given, or implied by --scheduler, --workers and --n-jobs."""
     backend = args.backend
     if backend is None:
         if args.scheduler or args.workers:
@@ -374,6 +379,36 @@ def _run_run(args):
             raise _CLIError(
                 f"--{name.replace('_', '-')} must be >= 1 (or -1 for --n-jobs), got {value}"
             )
+    return backend
+
+
+def _print_summary(summary, out):
+    """Print what the run did; return the exit status (1 when some cell failed)."""
+    print(
+        f"{summary.n_cells} cells: {summary.n_reused} reused, {summary.n_computed} computed, "
+        f"{summary.n_failed} failed, {summary.n_corrupt} corrupt file(s) recomputed; "
+        f"{summary.wall_time_s:.1f} s"
+    )
+    print(f"run folder: {out}")
+    if summary.report is not None:
+        print(f"report: {summary.report} (and {summary.report.with_suffix('.html')})")
+    if summary.n_failed:
+        print(
+            f"{PROG}: {summary.n_failed} cell(s) failed; see the report's 'Failed cells' "
+            "section, fix the cause and rerun to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _run_run(args):
+    from .config import ConfigError
+    from .runner import run_experiment
+
+    config = _config_from_args(args)
+    out = Path(args.out) if args.out else Path("attnkernel-runs") / config["run"]["name"]
+    backend = _backend(args)
     try:
         config.check_data()
     except ConfigError as exc:
@@ -395,22 +430,7 @@ def _run_run(args):
         )
     except ImportError as exc:  # e.g. --backend dask without dask installed
         raise _CLIError(str(exc)) from exc
-    print(
-        f"{summary.n_cells} cells: {summary.n_reused} reused, {summary.n_computed} computed, "
-        f"{summary.n_failed} failed, {summary.n_corrupt} corrupt file(s) recomputed; "
-        f"{summary.wall_time_s:.1f} s"
-    )
-    print(f"run folder: {out}")
-    if summary.report is not None:
-        print(f"report: {summary.report} (and {summary.report.with_suffix('.html')})")
-    if summary.n_failed:
-        print(
-            f"{PROG}: {summary.n_failed} cell(s) failed; see the report's 'Failed cells' "
-            "section, fix the cause and rerun to retry them",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return _print_summary(summary, out)
 
 
 def _print_dry_run(config, out):

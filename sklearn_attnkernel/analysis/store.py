@@ -1,4 +1,4 @@
-"""The cell store of a run folder: content-hashed keys, verified records, atomic writes.
+"""The cell store of a run folder: content-hashed keys and seeds, verified records, atomic writes.
 
 Every result of the analysis is one JSON record per cell in ``<run>/cells/``, named
 ``<part>-<key prefix>.json`` where the key is the sha256 of the cell's settings. Records are
@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CELL_FORMAT", "CorruptCellError", "cell_key", "read_cell", "write_cell"]
+__all__ = [
+    "CELL_FORMAT",
+    "CorruptCellError",
+    "cell_key",
+    "derive_seed",
+    "read_cell",
+    "write_cell",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +79,32 @@ def cell_key(settings):
     64
     """
     return hashlib.sha256(canonical_json(settings).encode("ascii")).hexdigest()
+
+
+def derive_seed(*parts):
+    """A seed in ``[0, 2**31)`` derived from values (sha256 of their canonical JSON).
+
+    Seeds come from a cell's settings, never from the order of execution, so every executor
+    gives the same numbers; like the keys, they are hashes of canonical JSON.
+
+    Parameters
+    ----------
+    *parts : JSON-serialisable values
+        What the seed depends on, e.g. ``("train", "digits", "binary", 300, 0)``.
+
+    Returns
+    -------
+    seed : int
+        The first 8 bytes of the digest, modulo ``2**31``.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel.analysis.store import derive_seed
+    >>> derive_seed("model", 0) == derive_seed("model", 0) != derive_seed("model", 1)
+    True
+    """
+    digest = hashlib.sha256(canonical_json(list(parts)).encode("ascii")).digest()
+    return int.from_bytes(digest[:8], "big") % (2**31)
 
 
 class CorruptCellError(ValueError):
@@ -223,29 +256,63 @@ def read_cell(path, expected_key=None):
         record = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptCellError(f"{path.name}: not valid JSON ({exc})") from exc
-    if not isinstance(record, dict):
-        raise CorruptCellError(f"{path.name}: not a JSON object")
-    missing = [k for k in _REQUIRED_RECORD_KEYS if k not in record]
-    if missing:
-        raise CorruptCellError(f"{path.name}: missing field(s) {missing}")
-    if record["format"] != CELL_FORMAT:
-        raise CorruptCellError(f"{path.name}: format {record['format']!r}, expected {CELL_FORMAT}")
-    if not isinstance(record["settings"], dict) or cell_key(record["settings"]) != record["key"]:
-        raise CorruptCellError(f"{path.name}: key does not match the hash of its settings")
-    if expected_key is not None and record["key"] != expected_key:
-        raise CorruptCellError(
-            f"{path.name}: holds cell {record['key'][:16]}, not {expected_key[:16]}"
-        )
-    if not path.name.startswith(f"{record['part']}-{record['key'][:16]}"):
-        raise CorruptCellError(f"{path.name}: file name does not match its key")
-    if record["checksum"] != _checksum(record):
-        raise CorruptCellError(f"{path.name}: checksum mismatch (content changed after writing)")
-    if record["status"] not in ("ok", "error") or not isinstance(record["rows"], list):
-        raise CorruptCellError(f"{path.name}: bad status or rows")
+    for check in _RECORD_CHECKS:
+        problem = check(record, path.name, expected_key)
+        if problem is not None:
+            raise CorruptCellError(f"{path.name}: {problem}")
     return record
 
 
+# What read_cell verifies, in order: each check returns what is wrong (None: nothing) and may
+# assume that the checks before it passed.
+_RECORD_CHECKS = (
+    lambda r, name, key: None if isinstance(r, dict) else "not a JSON object",
+    lambda r, name, key: (
+        f"missing field(s) {missing}"
+        if (missing := [k for k in _REQUIRED_RECORD_KEYS if k not in r])
+        else None
+    ),
+    lambda r, name, key: (
+        f"format {r['format']!r}, expected {CELL_FORMAT}" if r["format"] != CELL_FORMAT else None
+    ),
+    lambda r, name, key: (
+        "key does not match the hash of its settings"
+        if not isinstance(r["settings"], dict) or cell_key(r["settings"]) != r["key"]
+        else None
+    ),
+    lambda r, name, key: (
+        f"holds cell {r['key'][:16]}, not {key[:16]}"
+        if key is not None and r["key"] != key
+        else None
+    ),
+    lambda r, name, key: (
+        "file name does not match its key"
+        if not name.startswith(f"{r['part']}-{r['key'][:16]}")
+        else None
+    ),
+    lambda r, name, key: (
+        "checksum mismatch (content changed after writing)"
+        if r["checksum"] != _checksum(r)
+        else None
+    ),
+    lambda r, name, key: (
+        "bad status or rows"
+        if r["status"] not in ("ok", "error") or not isinstance(r["rows"], list)
+        else None
+    ),
+)
+
+
 def quarantine(path, reason):
+    """Move a corrupt cell file aside (``<name>.corrupt``) so that its cell is recomputed.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The corrupt cell file.
+    reason : str or Exception
+        Why it is corrupt (logged).
+    """
     logger.warning("cell file %s is corrupt (%s); it will be recomputed", path, reason)
     # a read-only folder keeps the file: recomputing overwrites it anyway
     with contextlib.suppress(OSError):

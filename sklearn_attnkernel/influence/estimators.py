@@ -89,6 +89,7 @@ def network_features(steps, X_test, X_train):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions({"squared", "cross_entropy"})],
         "reduce": [StrOptions({"mean"}), None],
+        "return_condition": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -103,6 +104,7 @@ def influence_scores(
     alpha=1e-3,
     loss="squared",
     reduce="mean",
+    return_condition=False,
 ):
     """Exact leave-one-out influence of each training point of a fitted network.
 
@@ -142,12 +144,18 @@ def influence_scores(
         Loss on the kernel-ridge outputs; see :func:`~sklearn_attnkernel.loo_influence`.
     reduce : {"mean"} or None, default="mean"
         ``"mean"`` averages over the test points; ``None`` returns the full matrix.
+    return_condition : bool, default=False
+        Also return the condition number of the kernel ridge system (see Returns).
 
     Returns
     -------
     influence : ndarray of shape (n_train,) or (n_test, n_train)
         Influence of each training point, averaged over the test points or per test point
         (float64).
+    condition : float
+        The 1-norm condition number of ``K_train + αI``, from the factorisation the scores
+        were computed with (:func:`~sklearn_attnkernel.loo_influence`). Only returned when
+        ``return_condition=True``, as ``(influence, condition)``.
 
     Raises
     ------
@@ -201,6 +209,9 @@ def influence_scores(
     (150,)
     >>> influence_scores(model, X[:5], y[:5], kernel="infinite", reduce=None).shape
     (5, 150)
+    >>> scores, condition = influence_scores(model, X[:5], y[:5], return_condition=True)
+    >>> bool(condition >= 1.0)
+    True
     """
     steps, final = split_network(estimator)
     if (X_train is None) != (y_train is None):
@@ -252,4 +263,13 @@ def influence_scores(
         F_test.shape[0],
         F_train.shape[1],
     )
-    return loo_influence(K_train, Y_train, K_test, Y_test, alpha=alpha, loss=loss, reduce=reduce)
+    return loo_influence(
+        K_train,
+        Y_train,
+        K_test,
+        Y_test,
+        alpha=alpha,
+        loss=loss,
+        reduce=reduce,
+        return_condition=return_condition,
+    )

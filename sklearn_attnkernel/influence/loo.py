@@ -13,7 +13,7 @@ the classical closed-form leave-one-out of regularised least squares (a Schur-co
 Sherman–Morrison argument on the block of ``K + αI`` that belongs to point ``i``). One Cholesky
 factorisation of ``K + αI`` therefore gives all ``n`` leave-one-out models; no library ships
 this for arbitrary test points, so the identity is written out here and checked against
-``n`` explicit :class:`~sklearn.kernel_ridge.KernelRidge` refits in ``tests/test_influence.py``.
+``n`` explicit :class:`~sklearn.kernel_ridge.KernelRidge` refits in ``tests/influence/test_loo.py``.
 
 The influence of training point ``i`` on a test pair ``(x, y)`` is
 ``I_i(x) = ℓ(f_{−i}(x), y) − ℓ(f(x), y)``: positive means that the point helps (removing it
@@ -318,6 +318,7 @@ _COMMON_CONSTRAINTS = {
     "reduce": [StrOptions({"mean"}), None],
     "check": ["boolean"],
     "max_condition": [Interval(Real, 1, None, closed="neither")],
+    "return_condition": ["boolean"],
 }
 
 
@@ -342,6 +343,7 @@ def loo_influence(
     reduce="mean",
     check=True,
     max_condition=1e12,
+    return_condition=False,
 ):
     """Exact leave-one-out influence of each training point under kernel ridge regression.
 
@@ -388,12 +390,18 @@ def loo_influence(
     max_condition : float, default=1e12
         Largest accepted condition number of ``K + αI`` *(ours)*: at ``1e12`` the float64
         solve may carry relative errors up to ``~1e-4``.
+    return_condition : bool, default=False
+        Also return the condition number of ``K + αI`` (see Returns).
 
     Returns
     -------
     influence : ndarray of shape (n_train,) or (n_test, n_train)
         ``I_i`` averaged over the test points, or per test point when ``reduce=None``
         (float64).
+    condition : float
+        The 1-norm condition number ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, from the factorisation the
+        scores were computed with (see Notes). Only returned when ``return_condition=True``,
+        as ``(influence, condition)``.
 
     Raises
     ------
@@ -416,7 +424,8 @@ def loo_influence(
 
     The condition number reported and checked is the 1-norm condition number
     ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, exact here because the inverse is computed anyway; it is
-    within a factor ``n`` of the 2-norm one. It is logged at INFO level with the residual.
+    within a factor ``n`` of the 2-norm one. It is logged at INFO level with the residual, and
+    returned with ``return_condition=True``.
 
     Examples
     --------
@@ -427,6 +436,9 @@ def loo_influence(
     >>> y = np.array([-1.0, -1.0, 1.0, 1.0])
     >>> loo_influence(K, y, K[:2], y[:2], alpha=0.1).round(3)
     array([ 0.147,  0.43 , -0.003,  0.001])
+    >>> _, condition = loo_influence(K, y, K[:2], y[:2], alpha=0.1, return_condition=True)
+    >>> bool(np.isclose(condition, np.linalg.cond(K + 0.1 * np.eye(4), 1)))
+    True
     """
     K = _as_float_2d(K_train, "K_train")
     n = K.shape[0]
@@ -490,7 +502,7 @@ def loo_influence(
     h = np.diag(H).copy()
     A_scaled = A / h[:, None]
     f = K_test @ A
-    return _influence_loop(
+    influence = _influence_loop(
         lambda sl: K_test[sl] @ H,
         K_test.shape[0],
         n,
@@ -501,6 +513,7 @@ def loo_influence(
         loss,
         reduce,
     )
+    return (influence, condition) if return_condition else influence
 
 
 @validate_params(
@@ -524,6 +537,7 @@ def loo_influence_features(
     reduce="mean",
     check=True,
     max_condition=1e12,
+    return_condition=False,
 ):
     """Exact leave-one-out influence for the kernel ``K = F Fᵀ``, in the primal.
 
@@ -557,11 +571,17 @@ def loo_influence_features(
         always checked; ``F Fᵀ`` is symmetric positive semi-definite by construction.
     max_condition : float, default=1e12
         Largest accepted condition number of ``F Fᵀ + αI`` *(ours)*.
+    return_condition : bool, default=False
+        Also return the condition number of ``F Fᵀ + αI`` (see Returns).
 
     Returns
     -------
     influence : ndarray of shape (n_train,) or (n_test, n_train)
         ``I_i`` averaged over the test points, or per test point when ``reduce=None``.
+    condition : float
+        The 2-norm condition number of ``F Fᵀ + αI``, exact from the eigenvalues of ``FᵀF``
+        (see Notes; :func:`loo_influence` returns the 1-norm one). Only returned when
+        ``return_condition=True``, as ``(influence, condition)``.
 
     Raises
     ------
@@ -655,7 +675,7 @@ def loo_influence_features(
     A_scaled = A / h[:, None]
     f = Ft @ W
     test_solved = cho_solve(factor, Ft.T, check_finite=False).T  # rows M⁻¹ f_x (n_test × d)
-    return _influence_loop(
+    influence = _influence_loop(
         lambda sl: test_solved[sl] @ F.T,
         Ft.shape[0],
         n,
@@ -666,6 +686,7 @@ def loo_influence_features(
         loss,
         reduce,
     )
+    return (influence, condition) if return_condition else influence
 
 
 @validate_params(

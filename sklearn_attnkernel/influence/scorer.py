@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.vocabulary import ATTACKS
 from .estimators import influence_scores
 from .metrics import (
     influence_flip_rate,
@@ -159,7 +160,7 @@ class InfluenceMalleability:
 
     _parameter_constraints: ClassVar[dict] = {
         "metric": [StrOptions({"flip_rate", "spearman", "top_k"})],
-        "attack": [StrOptions({"pgd", "fgsm", "mim", "random"})],
+        "attack": [StrOptions(set(ATTACKS))],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "steps": [Interval(Integral, 1, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither")],
@@ -239,7 +240,7 @@ class InfluenceMalleability:
             point has a positive influence.
         """
         # Imported here: the attack code imports torch.
-        from ..influence.training_attacks import attack_training_points
+        from .training_attacks import attack_training_points
 
         self._validate_params()
         check_is_fitted(estimator)

@@ -194,7 +194,8 @@ def test_cli_import_stays_torch_free():
     code = (
         "import sys, sklearn_attnkernel.analysis.cli; "
         "assert 'torch' not in sys.modules, 'torch imported'; "
-        "assert 'sklearn_attnkernel.analysis.experiments' not in sys.modules"
+        "assert 'sklearn_attnkernel.analysis.grid' not in sys.modules; "
+        "assert 'sklearn_attnkernel.analysis.config' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

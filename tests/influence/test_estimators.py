@@ -129,6 +129,21 @@ def test_bare_network_uses_its_training_data():
     assert_allclose(influence_scores(net, Xt, yt), expected, rtol=1e-7, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["empirical", "infinite"])
+def test_returned_condition_number_is_the_one_of_the_kernel_system(kind):
+    X, y, Xt, yt = _data(3)
+    model = _model("mlp-attn").fit(X, y)
+    scores, condition = influence_scores(
+        model, Xt, yt, kernel=kind, alpha=ALPHA, return_condition=True
+    )
+    assert_allclose(scores, influence_scores(model, Xt, yt, kernel=kind, alpha=ALPHA), rtol=0)
+    net = model[-1]
+    F = _numpy_features("mlp-attn", X, X)
+    K = _numpy_ntk(kind, net, F, F)
+    system = (K + K.T) / 2 + ALPHA * np.eye(N_TRAIN)
+    assert_allclose(condition, np.linalg.cond(system, 1), rtol=1e-6)
+
+
 def test_reduce_none_is_per_test_point():
     X, y, Xt, yt = _data(2)
     model = _model("mlp-attn").fit(X, y)

@@ -148,6 +148,7 @@ def test_duplicate_of_the_test_point_is_helpful():
 
 
 def test_condition_number_and_residual_are_logged(caplog):
+    """For users: the numbers are logged (nothing in the package reads the log)."""
     K, _, Y = _problem("binary", seed=5)
     with caplog.at_level(logging.INFO, logger="sklearn_attnkernel.influence.loo"):
         loo_influence(K[:N_TRAIN, :N_TRAIN], Y[:N_TRAIN], K[N_TRAIN:, :N_TRAIN], Y[N_TRAIN:])
@@ -157,6 +158,28 @@ def test_condition_number_and_residual_are_logged(caplog):
 
 # --------------------------------------------------------------------------------------------
 # numerical checks
+
+
+@pytest.mark.parametrize("reduce", ["mean", None])
+def test_returned_condition_numbers_match_numpy(reduce):
+    """return_condition=True gives the scores unchanged and the condition number of K + αI:
+    the 1-norm one on the dual path, the 2-norm one on the primal path."""
+    K, F, Y = _problem("one_hot", seed=6, n_features=5)
+    tr, te = slice(0, N_TRAIN), slice(N_TRAIN, None)
+    system = K[tr, tr] + ALPHA * np.eye(N_TRAIN)
+    options = {"alpha": ALPHA, "reduce": reduce}
+    dual, condition = loo_influence(
+        K[tr, tr], Y[tr], K[te, tr], Y[te], **options, return_condition=True
+    )
+    assert isinstance(condition, float)
+    assert_allclose(condition, np.linalg.cond(system, 1), rtol=1e-6)
+    assert_allclose(dual, loo_influence(K[tr, tr], Y[tr], K[te, tr], Y[te], **options), rtol=0)
+    primal, condition = loo_influence_features(
+        F[tr], Y[tr], F[te], Y[te], **options, return_condition=True
+    )
+    assert isinstance(condition, float)
+    assert_allclose(condition, np.linalg.cond(system, 2), rtol=1e-6)
+    assert_allclose(primal, loo_influence_features(F[tr], Y[tr], F[te], Y[te], **options), rtol=0)
 
 
 def test_reported_condition_numbers_match_numpy():

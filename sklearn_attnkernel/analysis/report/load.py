@@ -86,7 +86,7 @@ def load_results(run_dir):
     Parameters
     ----------
     run_dir : str or path-like
-        A run folder written by :func:`~sklearn_attnkernel.analysis.experiments.run_experiment`.
+        A run folder written by :func:`~sklearn_attnkernel.run_experiment`.
 
     Returns
     -------
@@ -105,7 +105,7 @@ def load_results(run_dir):
     Examples
     --------
     >>> import tempfile
-    >>> from sklearn_attnkernel.analysis.experiments import load_config, run_experiment
+    >>> from sklearn_attnkernel.analysis import load_config, run_experiment
     >>> from sklearn_attnkernel.analysis.report import load_results
     >>> config = load_config({"run": {"seeds": [0]}, "data": {"settings": ["binary"]},
     ...                       "collapse": {"transforms": ["raw"]}, "ntk": {"enabled": False},

@@ -323,7 +323,7 @@ def build_report(run_dir, *, figures=True):
     Parameters
     ----------
     run_dir : str or path-like
-        A run folder written by :func:`~sklearn_attnkernel.analysis.experiments.run_experiment`.
+        A run folder written by :func:`~sklearn_attnkernel.run_experiment`.
     figures : bool, default=True
         Draw the figures (PNG and SVG, matplotlib's Agg backend).
 
@@ -341,7 +341,7 @@ def build_report(run_dir, *, figures=True):
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from sklearn_attnkernel.analysis.experiments import load_config, run_experiment
+    >>> from sklearn_attnkernel.analysis import load_config, run_experiment
     >>> from sklearn_attnkernel.analysis.report import build_report
     >>> config = load_config({"run": {"seeds": [0]}, "data": {"settings": ["binary"]},
     ...                       "collapse": {"enabled": False}, "ntk": {"enabled": False},

@@ -1,0 +1,36 @@
+"""Tests for the ``ntk`` part: a zero empirical NTK leaves one metric undefined, not the cell."""
+
+from sklearn_attnkernel.analysis.grid import run_grid
+from sklearn_attnkernel.analysis.store import read_cell
+
+
+def test_undefined_cosine_distance_is_nan_not_a_failed_cell(tmp_path, tiny_grid, monkeypatch):
+    """A zero empirical NTK (every unit dead) leaves that metric NaN; the rest is measured."""
+    from sklearn_attnkernel.ntk import metrics as ntk_metrics
+
+    real = ntk_metrics.ntk_width_sweep
+
+    def dead_after_training(architecture, X, y, **kwargs):
+        if "cosine" in kwargs["metrics"] and "trained" in kwargs["stages"]:
+            raise ntk_metrics.ZeroKernelError(
+                "K_m is all zeros, so the cosine distance is undefined."
+            )
+        return real(architecture, X, y, **kwargs)
+
+    monkeypatch.setattr(ntk_metrics, "ntk_width_sweep", dead_after_training)
+    config = {
+        **tiny_grid,
+        "ntk": {**tiny_grid["ntk"], "widths": [16], "architectures": ["relu"]},
+        "malleability": {"enabled": False},
+        "kappa": {"enabled": False},
+        "collapse": {"enabled": False},
+    }
+    summary = run_grid(config, tmp_path, progress=False)
+    assert summary.n_failed == 0
+    record = read_cell(next((tmp_path / "cells").glob("ntk-*.json")))
+    values = {(r["stage"], r["metric"]): r["value"] for r in record["rows"]}
+    assert len(values) == 6
+    assert values[("trained", "cosine")] is None  # NaN, stored as null
+    assert values[("init", "cosine")] > 0
+    assert values[("trained", "frobenius")] > 0
+    assert "trained: cosine distance undefined" in record["notes"][0]
