@@ -174,7 +174,7 @@ def _add_diagnose(subparsers):
 def _run_diagnose(args):
     from sklearn.preprocessing import normalize
 
-    from ..diagnostics.kappa import kappa_report
+    from ..diagnostics import kappa_report
 
     if args.dataset is not None:
         X = _load_dataset(args.dataset)

@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.extmath import safe_sparse_dot
 
 from .._utils.vocabulary import PRACTICAL_WIDTH
-from .collapse import collapse_nonzero_rows, feature_collapse
+from .collapse import collapse_nonzero_rows
 from .report import KappaReport, format_verdict
 from .spectrum import (
     METHOD_CONSTRAINT,
@@ -36,11 +36,8 @@ from .spectrum import (
 from .validation import check_matrix
 from .width import from_log10, log_required_width
 
-# feature_collapse lives in .collapse; it is also importable from here, where the analysis
-# imports it next to kappa_report.
 __all__ = [
     "effective_condition_number",
-    "feature_collapse",
     "kappa_report",
     "spectral_amplification",
 ]

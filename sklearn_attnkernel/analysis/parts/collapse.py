@@ -36,7 +36,7 @@ def _transform(name):
 
 def run(cells, ctx):
     """Feature collapse of one transform of the standardised training rows."""
-    from ...diagnostics.kappa import feature_collapse
+    from ...diagnostics import feature_collapse
 
     (s,) = cells
     data = cell_data(s, ctx["root"])

@@ -11,7 +11,7 @@ def run(cells, ctx):
     """κ, κ³, required widths, the rank curve κ_k and the eigenvalues of ``G`` and ``G³``."""
     import scipy.linalg
 
-    from ...diagnostics.kappa import kappa_report
+    from ...diagnostics import kappa_report
 
     (s,) = cells
     data = cell_data(s, ctx["root"])
