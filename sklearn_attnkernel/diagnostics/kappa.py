@@ -116,7 +116,7 @@ def effective_condition_number(X, rank="numerical", method="auto", random_state=
           singular values only (oversampling ``max(10, rank/2)``, sklearn's default power
           iterations). Needs an integer ``rank``; accurate when the spectrum has a gap after it.
           Worth it only when ``rank ≪ min(n, d)`` and ``d`` is large: at ``d = 784`` the exact
-          path is faster (benchmarks/bench_kappa.py).
+          path is faster (benchmarks/kappa.py).
         - ``"auto"``: ``"exact"`` for dense input, ``"gram"`` for sparse input.
 
     random_state : int, RandomState instance or None, default=None
