@@ -38,3 +38,24 @@ def test_install_page_shows_the_same_commands():
     page = (ROOT / "docs" / "install.rst").read_text(encoding="utf-8")
     for command in _readme_commands():
         assert command in page
+
+
+def _cpu_index_command(text):
+    lines = [line.strip() for line in text.splitlines() if "download.pytorch.org/whl/cpu" in line]
+    assert len(lines) == 1, "the CPU-index install line must appear exactly once"
+    return lines[0]
+
+
+def test_readme_says_how_to_get_the_cpu_build_anywhere():
+    """The CPU-index line pins the very torch the two commands pin, in the same venv."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    cpu = _cpu_index_command(readme)
+    pins = {re.search(r"torch==([\w.]+)", command).group(1) for command in _readme_commands()}
+    assert len(pins) == 1, pins
+    assert re.fullmatch(
+        r"python3 -m venv \.venv && \. \.venv/bin/activate && pip install "
+        rf"torch=={re.escape(pins.pop())} --index-url https://download\.pytorch\.org/whl/cpu",
+        cpu,
+    ), cpu
+    page = (ROOT / "docs" / "install.rst").read_text(encoding="utf-8")
+    assert _cpu_index_command(page) == cpu
