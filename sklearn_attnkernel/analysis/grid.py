@@ -23,7 +23,6 @@ import datetime
 import functools
 import json
 import logging
-import os
 import platform
 import sys
 import threading
@@ -33,7 +32,16 @@ from pathlib import Path
 from .config import ExperimentConfig, load_config
 from .parts import RUNNERS, TORCH_PARTS
 from .parts.models import model_seed
-from .store import CELL_FORMAT, CorruptCellError, cell_key, quarantine, read_cell, write_cell
+from .store import (
+    CELL_FORMAT,
+    CorruptCellError,
+    atomic_write,
+    cell_key,
+    quarantine,
+    read_cell,
+    remove_stale_temporaries,
+    write_cell,
+)
 
 __all__ = ["BACKENDS", "RunSummary", "group_tasks", "run_grid", "run_task"]
 
@@ -314,27 +322,8 @@ def _scan(cells, cell_dir, retry_failed):
             pending.append(cell)
         else:
             done[cell.key] = record
-    for stray in cell_dir.glob(".*.tmp"):  # left by a run killed mid-write
-        if _writer_is_gone(stray):
-            stray.unlink(missing_ok=True)
+    remove_stale_temporaries(cell_dir)  # left by runs killed mid-write
     return done, pending, n_corrupt
-
-
-def _writer_is_gone(tmp):
-    """Whether the process that wrote ``.<name>.<pid>.tmp`` has exited."""
-    try:
-        pid = int(tmp.name.rsplit(".", 2)[-2])
-    except (IndexError, ValueError):
-        return True
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # e.g. no permission to signal it: it exists
-        return False
-    return False
 
 
 def _write_manifest(out, config, cells):
@@ -346,9 +335,7 @@ def _write_manifest(out, config, cells):
         "config": config.to_dict(),
         "cells": [{"key": c.key, "part": c.part, "file": c.filename} for c in cells],
     }
-    tmp = out / f".run.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
-    os.replace(tmp, out / "run.json")
+    atomic_write(out / "run.json", json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import threading
 from collections.abc import Mapping
 from numbers import Integral, Real
 from pathlib import Path
@@ -23,9 +24,12 @@ import numpy as np
 __all__ = [
     "CELL_FORMAT",
     "CorruptCellError",
+    "RunFolderError",
+    "atomic_write",
     "cell_key",
     "derive_seed",
     "read_cell",
+    "remove_stale_temporaries",
     "write_cell",
 ]
 
@@ -149,6 +153,137 @@ def _checksum(record):
     return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
 
 
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as it is: fixing it needs the user, not a recomputation.
+
+    For instance a folder where a cell file belongs, an unreadable cell file, or a ``run.json``
+    that is not the manifest a run writes. Unlike :class:`CorruptCellError` (whose cell is
+    simply recomputed), the message says what to move or restore.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_attnkernel.analysis.store import RunFolderError, read_cell
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "kappa-0123456789abcdef.json"
+    ...     path.mkdir()
+    ...     try:
+    ...         read_cell(path)
+    ...     except RunFolderError as exc:
+    ...         print(str(exc).split(";")[0])
+    kappa-0123456789abcdef.json is a folder, not a cell file
+    """
+
+
+def _temporary_name(path):
+    """``.<name>.<pid>-<thread>.tmp`` beside ``path``: unique per writing thread."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+
+
+def _fsync_folder(directory):
+    """Make a rename inside ``directory`` durable (where folders can be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, data):
+    """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, rename.
+
+    A reader (or a run killed midway) sees the old file or the whole new one, never a part. The
+    temporary file ``.<name>.<pid>-<thread>.tmp`` lies in the same folder (so that
+    :func:`os.replace` is a rename on one file system) and is unique per writing thread; one
+    left by a killed writer is removed by :func:`remove_stale_temporaries`. Every file of a run
+    folder (cells, manifest, results, tables, figures, report) is written through here.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write; its folder must exist.
+    data : str or bytes
+        The content; a str is encoded as UTF-8.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_attnkernel.analysis.store import atomic_write
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = atomic_write(Path(folder) / "table.md", "| a |")
+    ...     print(path.read_text(), sorted(p.name for p in Path(folder).iterdir()))
+    | a | ['table.md']
+    """
+    path = Path(path)
+    tmp = _temporary_name(path)
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+    return path
+
+
+def _writer_is_gone(tmp):
+    """Whether the process that wrote ``.<name>.<pid>[-<thread>].tmp`` has exited."""
+    try:
+        pid, _, thread = tmp.name.rsplit(".", 2)[-2].partition("-")
+        pid, thread = int(pid), int(thread) if thread else None
+    except (IndexError, ValueError):
+        return True
+    if pid == os.getpid():  # written here: by a thread that still runs, or by no one alive
+        return thread not in {t.ident for t in threading.enumerate()}
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. no permission to signal it: it exists
+        return False
+    return False
+
+
+def remove_stale_temporaries(directory):
+    """Remove the temporary files that writers killed mid-write left in ``directory``.
+
+    A temporary file of :func:`atomic_write` whose process still runs (another run writing
+    into the same folder) is kept.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        A folder of a run (``cells``, ``tables``, ``figures`` or the run folder itself).
+
+    Returns
+    -------
+    removed : list of pathlib.Path
+        The files removed.
+    """
+    removed = []
+    for stray in Path(directory).glob(".*.tmp"):
+        if _writer_is_gone(stray):
+            stray.unlink(missing_ok=True)
+            removed.append(stray)
+    return removed
+
+
 def write_cell(directory, record):
     """Write a cell record atomically to ``directory/<part>-<key[:16]>.json``.
 
@@ -192,24 +327,7 @@ def write_cell(directory, record):
     record = _clean(record)
     record["checksum"] = _checksum(record)
     path = directory / f"{record['part']}-{record['key'][:16]}.json"
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
-    data = json.dumps(record, sort_keys=True, indent=1, allow_nan=False).encode("utf-8")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
-        return path
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-    return path
+    return atomic_write(path, json.dumps(record, sort_keys=True, indent=1, allow_nan=False))
 
 
 def read_cell(path, expected_key=None):
@@ -229,6 +347,8 @@ def read_cell(path, expected_key=None):
 
     Raises
     ------
+    RunFolderError
+        If ``path`` is a folder or cannot be read (a user must fix it; it is not recomputed).
     CorruptCellError
         If the file is not valid JSON, lacks a required field, has another format, its
         ``key`` is not the hash of its ``settings`` (or not ``expected_key``, or not the one its
@@ -252,8 +372,20 @@ def read_cell(path, expected_key=None):
     True
     """
     path = Path(path)
+    if path.is_dir():
+        raise RunFolderError(
+            f"{path.name} is a folder, not a cell file; move {str(path)!r} out of the run folder "
+            "and rerun (its cell is then computed again)"
+        )
     try:
-        record = json.loads(path.read_bytes().decode("utf-8"))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RunFolderError(
+            f"cannot read cell file {str(path)!r} ({exc.strerror or exc}); make it readable or "
+            "move it out of the run folder and rerun"
+        ) from exc
+    try:
+        record = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptCellError(f"{path.name}: not valid JSON ({exc})") from exc
     for check in _RECORD_CHECKS:

@@ -1,6 +1,10 @@
 """Tests for the cell store: keys, seeds, atomic writes and the detection of damaged files."""
 
 import hashlib
+import os
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -8,9 +12,11 @@ import pytest
 from sklearn_attnkernel.analysis.store import (
     CELL_FORMAT,
     CorruptCellError,
+    atomic_write,
     cell_key,
     derive_seed,
     read_cell,
+    remove_stale_temporaries,
     write_cell,
 )
 
@@ -88,3 +94,50 @@ def test_record_with_a_bad_status_is_detected(tmp_path):
     path = write_cell(tmp_path, _record(status="done"))  # a valid checksum over a bad status
     with pytest.raises(CorruptCellError, match="bad status or rows"):
         read_cell(path)
+
+
+def test_atomic_write_killed_midway_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "figure.svg"
+    atomic_write(path, b"<svg>old</svg>")
+
+    def killed(fd):
+        raise KeyboardInterrupt  # the process dies after writing part of the data
+
+    monkeypatch.setattr(os, "fsync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, b"<svg>new, and much longer</svg>")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"<svg>old</svg>"
+    assert [p.name for p in tmp_path.iterdir()] == ["figure.svg"]  # no temporary left behind
+
+
+def test_atomic_write_is_safe_across_threads(tmp_path):
+    """Threads of one process writing one file: every reader sees one whole version."""
+    path = tmp_path / "results.csv"
+    versions = [f"{i}\n".encode() * 2000 for i in range(8)]
+    threads = [threading.Thread(target=atomic_write, args=(path, v)) for v in versions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert path.read_bytes() in versions
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
+def test_stale_temporaries_of_dead_writers_only_are_removed(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    gone = tmp_path / f".report.md.{int(dead.stdout)}-1.tmp"
+    alive = tmp_path / f".report.md.{os.getppid()}-1.tmp"  # another process, still writing
+    mine = tmp_path / f".report.md.{os.getpid()}-{threading.get_ident()}.tmp"  # this thread
+    old_style = tmp_path / f".report.md.{int(dead.stdout)}.tmp"  # before the thread suffix
+    for stray in (gone, alive, mine, old_style):
+        stray.write_text("{")
+    removed = remove_stale_temporaries(tmp_path)
+    assert sorted(removed) == sorted([gone, old_style])
+    assert alive.exists()
+    assert mine.exists()

@@ -3,9 +3,12 @@ all. Each returns ``(section, png path, caption)`` per figure; PNG and SVG are w
 side. Figures are pyplot-free (:class:`matplotlib.figure.Figure`): no backend switch, no global
 state."""
 
+import io
+
 import numpy as np
 
 from ..._utils.vocabulary import ADVERSARIAL_METHODS, ARCHITECTURES, ATTACKS, TRANSFORMS
+from ..store import atomic_write
 from .formatting import ARCHITECTURE_ORDER, architecture_label
 from .load import part_rows
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
@@ -45,13 +48,18 @@ def _subplots(*args, figsize, **kwargs):
 
 
 def _save(fig, figure_dir, name):
+    """Write ``name.png`` and ``name.svg`` atomically (drawn in memory, then renamed in place)."""
     paths = []
     for ext in ("png", "svg"):
-        path = figure_dir / f"{name}.{ext}"
+        buffer = io.BytesIO()
         fig.savefig(
-            path, dpi=110, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None
+            buffer,
+            format=ext,
+            dpi=110,
+            bbox_inches="tight",
+            metadata={"Date": None} if ext == "svg" else None,
         )
-        paths.append(path)
+        paths.append(atomic_write(figure_dir / f"{name}.{ext}", buffer.getvalue()))
     return paths[0]
 
 
