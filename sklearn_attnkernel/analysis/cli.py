@@ -35,6 +35,7 @@ __all__ = ["main"]
 logger = logging.getLogger(__name__)
 
 PROG = "attnkernel"
+EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 _DATASETS = ("digits",)
 _FILE_SUFFIXES = (".npy", ".csv", ".parquet")
@@ -59,11 +60,40 @@ def _load_dataset(name):
     raise _CLIError(f"unknown dataset {name!r}; choose one of: {', '.join(_DATASETS)}")
 
 
-def _load_matrix(path):
-    """Load a numeric matrix from ``.npy``, ``.csv`` (with a header row) or ``.parquet``.
+def _first_row_is_data(path):
+    """Whether the first row of a CSV is data: every non-empty field of it parses as a number.
+
+    A header of numbers (e.g. pandas' ``0,1,2`` column names) cannot be told from data: the
+    caller says which it read on stderr, and ``--header`` / ``--no-header`` decide.
+    """
+    import pandas as pd
+
+    first = pd.read_csv(path, header=None, nrows=1, dtype=str, skip_blank_lines=True)
+    if first.empty:
+        return False
+    fields = first.iloc[0].dropna()
+    return bool(len(fields)) and bool(pd.to_numeric(fields, errors="coerce").notna().all())
+
+
+def _csv_header(path, header):
+    """The ``header`` argument of :func:`pandas.read_csv`: 0 (first row = names) or None."""
+    if header is None:
+        header = not _first_row_is_data(path)
+        if not header:
+            print(
+                f"{PROG}: note: the first row of {str(path)!r} is all numbers: read as data "
+                "(pass --header if it holds column names)",
+                file=sys.stderr,
+            )
+    return 0 if header else None
+
+
+def _load_matrix(path, header=None):
+    """Load a numeric matrix from ``.npy``, ``.csv`` or ``.parquet``.
 
     For CSV and parquet the numeric columns are kept (via pandas) and the others dropped, with a
-    note on stderr.
+    note on stderr. ``header`` (CSV only): True when the first row holds column names, False when
+    it is data, None to decide by :func:`_first_row_is_data`.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -74,13 +104,21 @@ def _load_matrix(path):
         )
     if not path.is_file():
         raise _CLIError(f"no such file: {str(path)!r}")
+    if header is not None and suffix != ".csv":
+        raise _CLIError(
+            f"--header/--no-header apply to .csv files only, not {suffix!r}; leave them out"
+        )
     try:
         if suffix == ".npy":
             X = np.load(path, allow_pickle=False)
         else:
             import pandas as pd
 
-            frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+            frame = (
+                pd.read_csv(path, header=_csv_header(path, header))
+                if suffix == ".csv"
+                else pd.read_parquet(path)
+            )
             numeric = frame.select_dtypes(include="number")
             dropped = [str(c) for c in frame.columns if c not in numeric.columns]
             if dropped:
@@ -126,8 +164,8 @@ def _add_diagnose(subparsers):
         description=(
             "Print the κ diagnostic of a data matrix: κ of G = XXᵀ at the chosen rank, its "
             "amplification by attention, the widths needed for the NTK regime and the "
-            "rank-sensitivity curve. Give a FILE (.npy, .csv with a header row, .parquet; numeric "
-            "columns only) or --dataset. --dataset digits is sklearn's digits, pixels / 16, rows "
+            "rank-sensitivity curve. Give a FILE (.npy, .csv, .parquet; numeric columns only) "
+            "or --dataset. --dataset digits is sklearn's digits, pixels / 16, rows "
             "ℓ2-normalised."
         ),
     )
@@ -165,6 +203,14 @@ def _add_diagnose(subparsers):
         help="ℓ2-normalise the rows of FILE before the diagnostic (datasets are already)",
     )
     parser.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="CSV only: --header reads the first row as column names, --no-header as data. "
+        "Default: the first row is data when every field of it is a number (said on stderr), "
+        "column names otherwise; pass --header for numeric column names such as 0,1,2",
+    )
+    parser.add_argument(
         "--random-state", type=int, default=None, help="seed for --method randomized"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -177,10 +223,12 @@ def _run_diagnose(args):
     from ..diagnostics import kappa_report
 
     if args.dataset is not None:
+        if args.header is not None:
+            raise _CLIError("--header/--no-header apply to a .csv FILE, not to --dataset")
         X = _load_dataset(args.dataset)
         source = f"dataset {args.dataset}"
     else:
-        X = _load_matrix(args.file)
+        X = _load_matrix(args.file, header=args.header)
         source = args.file
         if args.normalize_rows:
             norms = np.linalg.norm(X, axis=1) if X.size else np.zeros(0)
@@ -261,8 +309,12 @@ def _add_run(subparsers):
             "Run the experiment grid of a TOML config (defaults: the digits analysis) into a run "
             "folder, then rebuild its results, tables, figures and report. Finished cells in the "
             "folder are reused, so rerunning resumes an interrupted run. Flags override config "
-            "keys (named in each flag's help). Exit status: 0 when every cell succeeded, 1 when "
-            "some failed (listed in the report), 2 for a bad config."
+            "keys (named in each flag's help). Two runs into one folder share the work: a cell "
+            "that one run is computing is skipped by the other, which computes the rest and then "
+            "waits for it (a lock file per task, in cells/), so no cell is computed twice. "
+            "Exit status: 0 when every cell succeeded, 1 when some failed (listed in the "
+            "report), 2 for bad input (a bad config, or a run folder that cannot be used as it "
+            "is, e.g. a folder where a cell file belongs)."
         ),
     )
     parser.add_argument("--config", metavar="FILE", help="TOML config (see examples/configs)")
@@ -405,6 +457,7 @@ def _print_summary(summary, out):
 def _run_run(args):
     from .config import ConfigError
     from .runner import run_experiment
+    from .store import RunFolderError
 
     config = _config_from_args(args)
     out = Path(args.out) if args.out else Path("attnkernel-runs") / config["run"]["name"]
@@ -428,22 +481,24 @@ def _run_run(args):
             progress=not args.no_progress,
             report=not args.no_report,
         )
-    except ImportError as exc:  # e.g. --backend dask without dask installed
+    except (ImportError, RunFolderError) as exc:  # e.g. --backend dask without dask installed
         raise _CLIError(str(exc)) from exc
+    except OSError as exc:  # e.g. --out names a file, or the folder is read-only
+        raise _CLIError(_os_error_message(exc, "write the run folder", out)) from exc
     return _print_summary(summary, out)
 
 
 def _print_dry_run(config, out):
     from collections import Counter
 
-    from .store import CorruptCellError, read_cell
+    from .store import CorruptCellError, RunFolderError, read_cell
 
     cells = config.cells()
     finished = Counter()
     for cell in cells:
         path = out / "cells" / cell.filename
         if path.is_file():
-            with contextlib.suppress(CorruptCellError):
+            with contextlib.suppress(CorruptCellError, RunFolderError):
                 finished[cell.part] += read_cell(path, cell.key)["status"] == "ok"
     total = Counter(cell.part for cell in cells)
     print(f"config {config['run']['name']!r}, run folder {out}")
@@ -459,7 +514,12 @@ def _add_report(subparsers):
         help="rebuild tables, figures and the report of a run folder from its cell files",
         description=(
             "Rebuild results.parquet/csv, tables/, figures/, report.md and report.html of a run "
-            "folder from its cell files alone (no computation)."
+            "folder from its cell files alone (no computation). Every file is replaced "
+            "atomically, so an interrupted report leaves each file whole. Exit status: 0 when "
+            "every cell of the grid is there and succeeded, 1 when some cells failed, are "
+            "corrupt or missing (the report is still written and lists them; 'run' recomputes "
+            "them), 2 for bad input (not a run folder, an unreadable or corrupt run.json, a "
+            "folder that cannot be written)."
         ),
     )
     parser.add_argument("run_dir", metavar="DIR", help="a run folder written by 'run'")
@@ -468,14 +528,34 @@ def _add_report(subparsers):
 
 
 def _run_report(args):
-    from .report import build_report
+    from .report import write_report
+    from .store import RunFolderError
 
     try:
-        report = build_report(args.run_dir, figures=not args.no_figures)
-    except FileNotFoundError as exc:
+        outcome = write_report(args.run_dir, figures=not args.no_figures)
+    except (FileNotFoundError, RunFolderError) as exc:
         raise _CLIError(str(exc)) from exc
-    print(f"report: {report} (and {report.with_suffix('.html')})")
+    except OSError as exc:  # e.g. a read-only run folder, or a file where tables/ belongs
+        raise _CLIError(_os_error_message(exc, "write the report of", args.run_dir)) from exc
+    print(f"report: {outcome.path} (and {outcome.path.with_suffix('.html')})")
+    if outcome.n_incomplete:
+        counts = outcome.cells["status"].value_counts()
+        found = ", ".join(
+            f"{counts[s]} {s}" for s in ("error", "corrupt", "missing") if s in counts
+        )
+        print(
+            f"{PROG}: {outcome.n_incomplete} of {len(outcome.cells)} cell(s) are not usable "
+            f"({found}); see the report's 'Failed cells' section and rerun 'attnkernel run' "
+            "with the same config to compute them",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     return 0
+
+
+def _os_error_message(exc, doing, folder):
+    where = f" {str(exc.filename)!r}" if exc.filename else ""
+    return f"cannot {doing} {str(folder)!r}:{where} {exc.strerror or exc}"
 
 
 # Add a subcommand by writing ``_add_<name>(subparsers)`` and listing it here.
@@ -511,7 +591,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 on a usage or input error (message on stderr, no traceback).
+        0 on success; 1 when some cells of the grid failed (``run``) or failed, are corrupt or
+        missing (``report``); 2 on a usage or input error (message on stderr, no traceback).
 
     Examples
     --------

@@ -150,3 +150,46 @@ def test_usage_errors_exit_2(capsys, argv, match):
 def test_help_exits_0(capsys):
     assert main(["diagnose", "--help"]) == 0
     assert "--normalize-rows" in capsys.readouterr().out
+
+
+def test_headerless_csv_keeps_its_first_row(tmp_path, capsys, matrix):
+    """A first row of numbers is data: none of the 40 rows is lost."""
+    path = tmp_path / "X.csv"
+    np.savetxt(path, matrix, delimiter=",")
+    expected = effective_condition_number(matrix)
+    out, err = _run_json(capsys, ["diagnose", str(path), "--json"])
+    assert out["n_samples"] == 40
+    assert out["kappa"] == pytest.approx(expected, rel=1e-10)
+    assert "read as data" in err
+    out, err = _run_json(capsys, ["diagnose", str(path), "--no-header", "--json"])
+    assert out["n_samples"] == 40
+    assert "read as data" not in err
+
+
+def test_header_flags_decide_what_auto_detection_cannot(tmp_path, capsys, matrix):
+    # numeric column names (pandas' default 0..5): auto reads them as a row, --header does not
+    numbered = tmp_path / "numbered.csv"
+    pd.DataFrame(matrix).to_csv(numbered, index=False)
+    out, err = _run_json(capsys, ["diagnose", str(numbered), "--json"])
+    assert out["n_samples"] == 41
+    assert "pass --header" in err
+    out, _ = _run_json(capsys, ["diagnose", str(numbered), "--header", "--json"])
+    assert out["n_samples"] == 40
+    assert out["kappa"] == pytest.approx(effective_condition_number(matrix), rel=1e-10)
+    # a headerless file whose first row has a text field: auto takes it for names, --no-header not
+    labelled = tmp_path / "labelled.csv"
+    frame = pd.DataFrame(matrix)
+    frame.insert(0, "label", ["a", "b"] * 20)
+    frame.to_csv(labelled, index=False, header=False)
+    out, _ = _run_json(capsys, ["diagnose", str(labelled), "--json"])
+    assert out["n_samples"] == 39
+    out, _ = _run_json(capsys, ["diagnose", str(labelled), "--no-header", "--json"])
+    assert out["n_samples"] == 40
+    assert out["kappa"] == pytest.approx(effective_condition_number(matrix), rel=1e-10)
+
+
+def test_header_flags_apply_to_csv_only(tmp_path, capsys, matrix):
+    path = tmp_path / "X.npy"
+    np.save(path, matrix)
+    _fails(capsys, ["diagnose", str(path), "--no-header"], "apply to .csv files only")
+    _fails(capsys, ["diagnose", "--dataset", "digits", "--header"], "not to --dataset")

@@ -221,3 +221,79 @@ def test_sweep_flags_set_the_epsilon_grid_units_and_sizes(tmp_path, capsys):
     assert status == 2
     assert "malleability.epsilon_space" in err
     assert "--epsilon-space" in err
+
+
+@pytest.fixture
+def small_run(tmp_path, grid, capsys):
+    """A finished run of the grid's κ and collapse cells (3 cells), without its report."""
+    out_dir = tmp_path / "run"
+    argv = ["run", "--config", str(grid), "--out", str(out_dir), "--no-progress", "--no-report"]
+    status, _, err = _run(capsys, [*argv, "--parts", "kappa,collapse"])
+    assert status == 0, err
+    return out_dir
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # cut short
+        lambda text: "[]",
+        lambda text: '{"cells": 5}',
+        lambda text: text.replace('"key"', '"kee"'),
+        lambda text: text.replace('"file": "', '"file": "../'),
+    ],
+)
+def test_report_of_a_corrupt_manifest_exits_2_without_traceback(small_run, capsys, damage):
+    manifest = small_run / "run.json"
+    manifest.write_text(damage(manifest.read_text()))
+    status, out, err = _run(capsys, ["report", str(small_run)])
+    assert status == 2
+    assert "run.json" in err
+    assert "rerun 'attnkernel run'" in err
+    assert out == ""
+    assert not (small_run / "report.md").exists()
+
+
+def test_report_of_an_unreadable_manifest_exits_2(small_run, capsys):
+    (small_run / "run.json").write_bytes(b"\xff\xfe not utf-8")
+    status, _, err = _run(capsys, ["report", str(small_run)])
+    assert status == 2
+    assert "is not a run manifest" in err
+
+
+def test_report_exits_1_when_cells_are_corrupt_or_missing(small_run, capsys):
+    status, _, err = _run(capsys, ["report", str(small_run), "--no-figures"])
+    assert status == 0, err
+    cells = sorted((small_run / "cells").glob("collapse-*.json"))
+    cells[0].write_text(cells[0].read_text()[:50])
+    status, out, err = _run(capsys, ["report", str(small_run), "--no-figures"])
+    assert status == 1
+    assert "1 of 3 cell(s) are not usable (1 corrupt)" in err
+    assert "report.md" in out  # the report is still written, and lists the cell
+    assert "corrupt" in pd.read_csv(small_run / "cells.csv")["status"].tolist()
+    cells[1].unlink()
+    status, _, err = _run(capsys, ["report", str(small_run), "--no-figures"])
+    assert status == 1
+    assert "2 of 3 cell(s) are not usable (1 corrupt, 1 missing)" in err
+
+
+def test_run_with_a_folder_at_a_cell_path_exits_2(small_run, grid, capsys):
+    victim = next((small_run / "cells").glob("kappa-*.json"))
+    victim.unlink()
+    victim.mkdir()
+    argv = ["run", "--config", str(grid), "--out", str(small_run), "--no-progress"]
+    status, out, err = _run(capsys, [*argv, "--parts", "kappa,collapse"])
+    assert status == 2
+    assert f"{victim.name} is a folder, not a cell file" in err
+    assert out == ""
+    assert victim.is_dir()  # a user's folder is never moved or removed
+
+
+def test_run_into_a_file_exits_2(tmp_path, grid, capsys):
+    target = tmp_path / "file"
+    target.write_text("mine")
+    argv = ["run", "--config", str(grid), "--out", str(target), "--parts", "kappa"]
+    status, _, err = _run(capsys, argv)
+    assert status == 2
+    assert "cannot write the run folder" in err
+    assert target.read_text() == "mine"

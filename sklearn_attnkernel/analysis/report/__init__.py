@@ -15,7 +15,8 @@ per concern, each importing only those above it:
 - :mod:`.figures`: one function per kind of figure;
 - :mod:`.comparison`: our numbers beside the paper's (:data:`PAPER_NUMBERS`), one verdict
   function per claim;
-- :mod:`.render`: :func:`build_report` writes ``results.parquet``, ``results.csv``,
+- :mod:`.render`: :func:`build_report` (and :func:`write_report`, which also returns the
+  status of every cell) writes ``results.parquet``, ``results.csv``,
   ``cells.csv``, ``tables/*.csv|md``, ``figures/*.png|svg``, ``report.md`` and a
   self-contained ``report.html`` (figures embedded as base64 PNG).
 
@@ -24,7 +25,7 @@ numpy/pandas/matplotlib only: no torch.
 
 from .comparison import PAPER_NUMBERS
 from .load import load_results
-from .render import build_report
+from .render import ReportOutcome, build_report, write_report
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_sentences, sensitivity_tables
 from .stats import mean_ci, ratio_ci, summarize
 from .tables import build_tables
@@ -32,6 +33,7 @@ from .tables import build_tables
 __all__ = [
     "PAPER_NUMBERS",
     "PAPER_RATIO_RANGE",
+    "ReportOutcome",
     "build_report",
     "build_tables",
     "load_results",
@@ -40,4 +42,5 @@ __all__ = [
     "sensitivity_sentences",
     "sensitivity_tables",
     "summarize",
+    "write_report",
 ]

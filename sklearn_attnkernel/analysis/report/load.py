@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..store import CorruptCellError, read_cell
+from ..store import CorruptCellError, RunFolderError, read_cell
 
 __all__ = ["load_results", "part_rows"]
 
@@ -49,11 +49,32 @@ def part_rows(results, name):
     return results[results["part"] == name]
 
 
+def _manifest_entries(manifest):
+    """The ``(file, key)`` of every cell ``run.json`` lists; RunFolderError if it is not one."""
+    fix = (
+        "restore it, rerun 'attnkernel run' with the same config to rewrite it, or delete it "
+        "to report every cell file in cells/"
+    )
+    try:
+        entries = json.loads(manifest.read_bytes().decode("utf-8"))["cells"]
+        files = [(str(e["file"]), str(e["key"])) for e in entries]
+    except OSError as exc:
+        raise RunFolderError(
+            f"cannot read {str(manifest)!r} ({exc.strerror or exc}); {fix}"
+        ) from exc
+    except (ValueError, KeyError, TypeError) as exc:  # bad JSON or UTF-8, or not a manifest
+        raise RunFolderError(
+            f"{str(manifest)!r} is not a run manifest ({type(exc).__name__}: {exc}); {fix}"
+        ) from exc
+    if any(Path(name).name != name for name, _ in files):
+        raise RunFolderError(f"{str(manifest)!r} names cell files outside cells/; {fix}")
+    return files
+
+
 def _cell_entries(run_dir):
     manifest = run_dir / "run.json"
     if manifest.is_file():
-        entries = json.loads(manifest.read_text())["cells"]
-        return [(run_dir / "cells" / e["file"], e["key"]) for e in entries]
+        return [(run_dir / "cells" / name, key) for name, key in _manifest_entries(manifest)]
     logger.info("%s has no run.json: reading every cell file in cells/", run_dir)
     return [(path, None) for path in sorted((run_dir / "cells").glob("*.json"))]
 
@@ -65,7 +86,7 @@ def _read_entry(path, key):
         return {**meta, "status": "missing"}, None
     try:
         record = read_cell(path, expected_key=key)
-    except CorruptCellError as exc:
+    except (CorruptCellError, RunFolderError) as exc:  # e.g. unreadable: listed, not fatal
         logger.warning("skipping corrupt cell file %s: %s", path, exc)
         return {**meta, "status": "corrupt", "error": str(exc)}, None
     cell = {

@@ -1,11 +1,12 @@
 """Tests for the report's outputs: files, markdown, self-contained HTML, rebuilds."""
 
+import os
 import shutil
 
 import pandas as pd
 import pytest
 
-from sklearn_attnkernel.analysis.report import build_report
+from sklearn_attnkernel.analysis.report import build_report, write_report
 
 
 def test_run_folder_outputs(report_run_dir):
@@ -57,3 +58,50 @@ def test_report_rebuilds_from_cells_alone(report_run_dir, tmp_path):
 def test_not_a_run_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         build_report(tmp_path)
+
+
+def test_every_output_is_written_atomically(report_run_dir, tmp_path, monkeypatch):
+    """Each output file is renamed into place (os.replace), never written where it lies."""
+    copy = tmp_path / "copy"
+    shutil.copytree(report_run_dir / "cells", copy / "cells")
+    shutil.copy(report_run_dir / "run.json", copy / "run.json")
+    renamed = []
+    real_replace = os.replace
+
+    def recording_replace(src, dst):
+        renamed.append(os.path.relpath(dst, copy))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    outcome = write_report(copy)
+    monkeypatch.undo()
+    outputs = {
+        os.path.relpath(path, copy)
+        for path in copy.rglob("*")
+        if path.is_file() and path.parent.name != "cells" and path.name != "run.json"
+    }
+    assert {"report.md", "report.html", "results.csv", "cells.csv"} <= outputs
+    assert any(name.endswith(".svg") for name in outputs)
+    assert outputs == set(renamed)
+    assert not list(copy.rglob(".*.tmp"))
+    assert outcome.n_incomplete == 0
+
+
+def test_a_report_killed_while_drawing_leaves_whole_figures(report_run_dir, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    copy = tmp_path / "copy"
+    shutil.copytree(report_run_dir, copy)
+    before = {p.name: p.read_bytes() for p in (copy / "figures").iterdir()}
+
+    def killed_midway(self, fname, **kwargs):
+        target = fname if hasattr(fname, "write") else open(fname, "wb")  # noqa: SIM115
+        target.write(b"<svg truncated")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        build_report(copy)
+    monkeypatch.undo()
+    after = {p.name: p.read_bytes() for p in (copy / "figures").iterdir()}
+    assert after == before
