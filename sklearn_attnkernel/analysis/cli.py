@@ -2,8 +2,9 @@
 
 Subcommands register themselves in :data:`_SUBCOMMANDS`: each entry is a function that adds its
 parser to the subparsers and sets ``handler`` to the function that runs it. A handler takes the
-parsed arguments and returns an exit status; it raises ``_CLIError`` for a user error, which
-:func:`main` prints on stderr (no traceback) and turns into exit status 2.
+parsed arguments and returns an exit status (0, or 1 when some cells of a run failed or are
+unusable); it raises ``_CLIError`` for a user error, which :func:`main` prints on stderr (no
+traceback) and turns into exit status 2.
 
 Subcommands::
 
@@ -88,6 +89,27 @@ def _csv_header(path, header):
     return 0 if header else None
 
 
+def _read_table(path, header):
+    """The numeric columns of a CSV or parquet file (via pandas); the others are noted."""
+    import pandas as pd
+
+    if path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path, header=_csv_header(path, header))
+    else:
+        frame = pd.read_parquet(path)
+    numeric = frame.select_dtypes(include="number")
+    dropped = [str(c) for c in frame.columns if c not in numeric.columns]
+    if dropped:
+        print(
+            f"{PROG}: note: ignoring {len(dropped)} non-numeric column(s): "
+            f"{', '.join(dropped[:10])}{' ...' if len(dropped) > 10 else ''}",
+            file=sys.stderr,
+        )
+    if numeric.shape[1] == 0:
+        raise _CLIError(f"{str(path)!r} has no numeric columns")
+    return numeric.to_numpy(dtype=np.float64)
+
+
 def _load_matrix(path, header=None):
     """Load a numeric matrix from ``.npy``, ``.csv`` or ``.parquet``.
 
@@ -109,27 +131,7 @@ def _load_matrix(path, header=None):
             f"--header/--no-header apply to .csv files only, not {suffix!r}; leave them out"
         )
     try:
-        if suffix == ".npy":
-            X = np.load(path, allow_pickle=False)
-        else:
-            import pandas as pd
-
-            frame = (
-                pd.read_csv(path, header=_csv_header(path, header))
-                if suffix == ".csv"
-                else pd.read_parquet(path)
-            )
-            numeric = frame.select_dtypes(include="number")
-            dropped = [str(c) for c in frame.columns if c not in numeric.columns]
-            if dropped:
-                print(
-                    f"{PROG}: note: ignoring {len(dropped)} non-numeric column(s): "
-                    f"{', '.join(dropped[:10])}{' ...' if len(dropped) > 10 else ''}",
-                    file=sys.stderr,
-                )
-            if numeric.shape[1] == 0:
-                raise _CLIError(f"{str(path)!r} has no numeric columns")
-            X = numeric.to_numpy(dtype=np.float64)
+        X = np.load(path, allow_pickle=False) if suffix == ".npy" else _read_table(path, header)
     except _CLIError:
         raise
     except Exception as exc:  # any reader failure is a bad file, reported without a traceback
