@@ -6,7 +6,8 @@ process or on workers (joblib, any :class:`concurrent.futures.Executor`, Dask). 
 process writes each record atomically to ``<run>/cells/<part>-<key[:16]>.json`` as its task
 finishes (:mod:`~sklearn_attnkernel.analysis.store`); a rerun skips finished cells, and a
 corrupt or partial file is detected, logged, moved aside and recomputed, so killing a run loses
-at most the cells in flight.
+at most the cells in flight. Two runs into one folder claim tasks through lock files
+(:class:`_Claims`), so no cell is computed twice.
 
 Seeds come from the settings, never from the order of execution, and cells run with
 ``run.threads`` BLAS/torch threads each (default 1), so sequential, joblib,
@@ -219,12 +220,15 @@ def _execute_joblib(tasks, context, n_jobs):
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=n_jobs, return_as=_joblib_return_as())
-    jobs = (
-        delayed(_indexed_task)(i, part, [c.settings for c in cells], context)
-        for i, (part, cells) in enumerate(tasks)
-    )
-    for i, records in parallel(jobs):
-        yield tasks[i], records
+    dispatched = {}  # joblib draws tasks lazily (pre_dispatch): claim them only as they go
+
+    def jobs():
+        for i, task in enumerate(tasks):
+            dispatched[i] = task
+            yield delayed(_indexed_task)(i, task[0], [c.settings for c in task[1]], context)
+
+    for i, records in parallel(jobs()):
+        yield dispatched.pop(i), records
 
 
 def _execute_futures(tasks, context, executor):
@@ -303,8 +307,12 @@ class _ThreadState:
 # The run folder: scan, manifest
 # --------------------------------------------------------------------------------------------
 def _scan(cells, cell_dir, retry_failed):
-    """Split the grid into finished and pending cells; quarantine corrupt files."""
-    done, pending, n_corrupt = {}, [], 0
+    """Split the grid into finished and pending cells; quarantine corrupt files.
+
+    Also returns the checksums of the failed records to retry: a record with another checksum
+    found later was written by another run.
+    """
+    done, pending, n_corrupt, retried = {}, [], 0, {}
     for cell in cells:
         path = cell_dir / cell.filename
         if not path.exists():
@@ -320,10 +328,11 @@ def _scan(cells, cell_dir, retry_failed):
         if record["status"] == "error" and retry_failed:
             logger.info("retrying failed cell %s (%s)", cell.filename, record.get("error"))
             pending.append(cell)
+            retried[cell.key] = record["checksum"]
         else:
             done[cell.key] = record
     remove_stale_temporaries(cell_dir)  # left by runs killed mid-write
-    return done, pending, n_corrupt
+    return done, pending, n_corrupt, retried
 
 
 def _write_manifest(out, config, cells):
@@ -336,6 +345,94 @@ def _write_manifest(out, config, cells):
         "cells": [{"key": c.key, "part": c.part, "file": c.filename} for c in cells],
     }
     atomic_write(out / "run.json", json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Two runs on one folder: a lock per task
+# --------------------------------------------------------------------------------------------
+class _Claims:
+    """The tasks this run has claimed, through one lock file per task in ``cells/``.
+
+    A task (cells sharing one trained network) is claimed by taking its lock
+    ``cells/.<part>-<group key[:16]>.lock`` (:class:`filelock.FileLock`) without waiting; the
+    lock is held until the task's records are written. A task whose lock another run holds is
+    set aside (:attr:`busy`): this run computes everything else first, then waits for those
+    locks and reads what the other run wrote, computing only what it left undone (e.g. it was
+    killed: the operating system releases its locks). After taking a lock, the task's cells
+    are read again, so a cell that another run finished since the scan is reused, not
+    recomputed. One lock per task rather than per cell keeps the open files to the tasks in
+    flight (hundreds, where a grid has thousands of cells); the group key does not depend on
+    which cells of the group a config lists, so runs of different configs still exclude each
+    other on the cells they share.
+    """
+
+    def __init__(self, cell_dir, seen):
+        self.cell_dir = cell_dir
+        self.seen = seen  # key -> checksum of the file at the scan (None: no usable file)
+        self.held = {}
+        self.busy = []
+        self.found = {}  # key -> record another run wrote after the scan
+
+    def _lock(self, part, cells):
+        from filelock import FileLock
+
+        name = f".{part}-{cells[0].group_key[:16]}.lock"
+        # thread_local=False: joblib may claim in its dispatch thread, the driver releases
+        return FileLock(self.cell_dir / name, thread_local=False)
+
+    def _finished_elsewhere(self, cell):
+        path = self.cell_dir / cell.filename
+        if not path.is_file():
+            return False
+        try:
+            record = read_cell(path, expected_key=cell.key)
+        except CorruptCellError:
+            return False  # recomputed and overwritten
+        if record["checksum"] == self.seen.get(cell.key):
+            return False  # the failed record this run means to retry
+        self.found[cell.key] = record
+        return True
+
+    def claim(self, tasks):
+        """Yield the claimed tasks, with only their cells nobody has finished meanwhile."""
+        from filelock import Timeout
+
+        for part, cells in tasks:
+            lock = self._lock(part, cells)
+            try:
+                lock.acquire(blocking=False)
+            except Timeout:
+                self.busy.append((part, cells))
+                continue
+            todo = [cell for cell in cells if not self._finished_elsewhere(cell)]
+            if not todo:
+                lock.release()
+                continue
+            self.held[(part, cells[0].group_key)] = lock
+            yield part, todo
+
+    def release(self, part, cells):
+        lock = self.held.pop((part, cells[0].group_key), None)
+        if lock is not None:
+            lock.release()
+
+    def release_all(self):
+        for lock in self.held.values():
+            lock.release()
+        self.held.clear()
+
+    def wait_for_busy(self):
+        """Wait, holding no lock, until the runs computing the busy tasks release them.
+
+        Returns the cells of those tasks, to claim again.
+        """
+        busy, self.busy = self.busy, []
+        if busy:
+            logger.info("waiting for another run computing %d task(s) in this folder", len(busy))
+        for part, cells in busy:
+            with self._lock(part, cells):
+                pass
+        return [cell for _, cells in busy for cell in cells]
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +449,8 @@ class RunSummary:
     n_cells : int
         Cells in the grid.
     n_reused : int
-        Cells found finished on disk and skipped.
+        Cells found finished on disk and skipped, including those another run into the same
+        folder finished while this one ran.
     n_computed : int
         Cells computed (successfully or not) by this call.
     n_failed : int
@@ -391,45 +489,70 @@ def _check_backend(backend, executor):
         )
 
 
-def _write_results(results, cell_dir, summary, bar):
-    """Write each task's records as it finishes; return the number of failed cells."""
+def _write_results(results, cell_dir, summary, bar, claims):
+    """Write each task's records as it finishes, then release its lock; return the failures."""
     failed = 0
     for (part, task_cells), records in results:
-        if isinstance(records, BaseException):
-            logger.error(
-                "%s task of %d cell(s) could not run: %s: %s (rerun to retry)",
-                part,
-                len(task_cells),
-                type(records).__name__,
-                records,
-            )
-            failed += len(task_cells)
-            bar.update(len(task_cells))
-            continue
-        for record in records:
-            write_cell(cell_dir, record)
-            failed += record["status"] == "error"
-        summary.n_computed += len(records)
-        bar.update(len(records))
-        logger.debug("%s: %d cell(s) written", part, len(records))
+        try:
+            failed += _write_task(part, task_cells, records, cell_dir, summary, bar)
+        finally:
+            claims.release(part, task_cells)
     return failed
 
 
-def _run_pending(pending, cell_dir, summary, context, *, progress, backend, n_jobs, executor, dask):
+def _write_task(part, task_cells, records, cell_dir, summary, bar):
+    """Write one task's records (or log why it could not run); return its failed cells."""
+    if isinstance(records, BaseException):
+        logger.error(
+            "%s task of %d cell(s) could not run: %s: %s (rerun to retry)",
+            part,
+            len(task_cells),
+            type(records).__name__,
+            records,
+        )
+        bar.update(len(task_cells))
+        return len(task_cells)
+    failed = 0
+    for record in records:
+        write_cell(cell_dir, record)
+        failed += record["status"] == "error"
+    summary.n_computed += len(records)
+    bar.update(len(records))
+    logger.debug("%s: %d cell(s) written", part, len(records))
+    return failed
+
+
+def _run_pending(pending, scanned, summary, context, *, progress, backend, n_jobs, executor, dask):
     """Run the pending cells' tasks with the backend; return the number of failed cells.
 
+    Rounds: claim and run every task no other run holds; then wait for the others and claim
+    what they left undone (:class:`_Claims`). ``scanned`` is ``(done, retried)`` of
+    :func:`_scan`; records other runs wrote meanwhile join ``done`` and count as reused.
     ``dask``: the ``scheduler``, ``workers`` and ``dask_options`` of the Dask backend.
     """
     from tqdm.auto import tqdm
 
-    tasks = group_tasks(pending)
+    done, retried = scanned
+    claims = _Claims(summary.out / "cells", retried)
+    failed = 0
     with contextlib.ExitStack() as stack:
         if backend == "dask":
             executor = _dask_executor(stack, **dask)
         stack.callback(_ThreadState(context["threads"]).restore)  # cells may run here
-        results = _execute(tasks, context, backend=backend, n_jobs=n_jobs, executor=executor)
-        with tqdm(total=len(pending), unit="cell", disable=not progress, desc="attnkernel") as bar:
-            return _write_results(results, cell_dir, summary, bar)
+        stack.callback(claims.release_all)
+        bar = stack.enter_context(
+            tqdm(total=len(pending), unit="cell", disable=not progress, desc="attnkernel")
+        )
+        remaining = pending
+        while remaining:
+            tasks = claims.claim(group_tasks(remaining))
+            results = _execute(tasks, context, backend=backend, n_jobs=n_jobs, executor=executor)
+            failed += _write_results(results, claims.cell_dir, summary, bar, claims)
+            bar.update(len(claims.found) + len(done) - summary.n_reused)
+            summary.n_reused = len(done) + len(claims.found)
+            remaining = claims.wait_for_busy()
+    done.update(claims.found)
+    return failed
 
 
 def run_grid(
@@ -467,7 +590,7 @@ def run_grid(
     cell_dir.mkdir(parents=True, exist_ok=True)
     _write_manifest(out, config, cells)
 
-    done, pending, n_corrupt = _scan(cells, cell_dir, retry_failed)
+    done, pending, n_corrupt, retried = _scan(cells, cell_dir, retry_failed)
     summary = RunSummary(out=out, n_cells=len(cells), n_reused=len(done), n_corrupt=n_corrupt)
     logger.info(
         "%d cells: %d finished on disk, %d to run (%d corrupt)",
@@ -479,7 +602,7 @@ def run_grid(
     context = {"root": config["data"]["root"], "threads": config["run"]["threads"]}
     failed = _run_pending(
         pending,
-        cell_dir,
+        (done, retried),
         summary,
         context,
         progress=progress,

@@ -31,7 +31,10 @@ def run_experiment(
     The config is validated and the data checked before any cell runs. Finished cells found in
     ``out/cells`` are skipped; corrupt ones are moved aside (``*.corrupt``) and recomputed. Each
     task's records are written as soon as it finishes, atomically, by this (the driving)
-    process, so killing the run loses at most the tasks in flight. At the end the tidy results,
+    process, so killing the run loses at most the tasks in flight. Two runs into one folder
+    share the work: each task is claimed with a lock file, the tasks another run holds are
+    skipped and, once everything else is done, waited for and reused (or computed, if that run
+    died without them), so no cell is computed twice. At the end the tidy results,
     tables, figures and report are rebuilt from the cell files
     (:func:`~sklearn_attnkernel.analysis.report.build_report`).
 
@@ -77,7 +80,8 @@ def run_experiment(
     Notes
     -----
     **Run folder.** ``run.json`` (the config and the list of the grid's cells), ``cells/``
-    (one JSON file per cell), then, from the report, ``results.parquet``, ``results.csv``,
+    (one JSON file per cell, and an empty ``.<part>-<key>.lock`` per task), then, from the
+    report, ``results.parquet``, ``results.csv``,
     ``cells.csv``, ``tables/``, ``figures/``, ``report.md`` and ``report.html``.
 
     **Cell file.** A JSON object with ``format`` (1), ``key`` (sha256 of the canonical

@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from sklearn_attnkernel.analysis import parts
 from sklearn_attnkernel.analysis.config import ConfigError, load_config
 from sklearn_attnkernel.analysis.grid import run_grid
 from sklearn_attnkernel.analysis.report import load_results
-from sklearn_attnkernel.analysis.store import derive_seed, read_cell
+from sklearn_attnkernel.analysis.store import cell_key, derive_seed, read_cell
 
 N_TINY = 14
 
@@ -203,3 +205,105 @@ def test_the_grid_does_not_import_the_report():
         "assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class _CountingRunners:
+    """Wrap the part runners: count each cell's computations; optionally hold one task back.
+
+    The first task that thread ``hold`` computes waits until ``release`` is set (or ``at`` cells
+    have been computed in all). Nothing depends on timing: the events order the runs.
+    """
+
+    def __init__(self, monkeypatch, part_names, hold=None, at=None):
+        self.calls = Counter()
+        self.started, self.release = threading.Event(), threading.Event()
+        self.hold, self.at, self._lock = hold, at, threading.Lock()
+        for name in part_names:
+            monkeypatch.setitem(parts.RUNNERS, name, self._wrap(parts.RUNNERS[name]))
+
+    def _wrap(self, runner):
+        def counted(cell_settings, context):
+            with self._lock:
+                self.calls.update(cell_key(s) for s in cell_settings)
+                if self.at is not None and sum(self.calls.values()) >= self.at:
+                    self.release.set()
+                holding = threading.current_thread().name == self.hold
+                if holding:
+                    self.hold = None
+            if holding:
+                self.started.set()
+                assert self.release.wait(timeout=300), "the other run never finished its cells"
+            return runner(cell_settings, context)
+
+        return counted
+
+
+def _in_thread(name, target, *args, **kwargs):
+    box = {}
+
+    def run():
+        box["result"] = target(*args, **kwargs)
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread, box
+
+
+_NUMPY_GRID = {"ntk": {"enabled": False}, "malleability": {"enabled": False}}
+
+
+def test_two_runs_on_one_folder_compute_each_cell_once(tmp_path, tiny_grid, monkeypatch):
+    """Run A holds its first task; run B starts meanwhile. B skips A's task, computes the
+    rest, waits for A and reuses what A wrote; A then finds the rest done by B."""
+    from threadpoolctl import threadpool_limits
+
+    config = {**tiny_grid, **_NUMPY_GRID}
+    n_cells = len(load_config(config).cells())
+    counting = _CountingRunners(monkeypatch, ["kappa", "collapse"], hold="A", at=n_cells)
+    limits = threadpool_limits(limits=None)  # the runs set BLAS threads; restore them after
+    try:
+        a, a_box = _in_thread("A", run_grid, config, tmp_path, progress=False)
+        assert counting.started.wait(timeout=300)
+        b, b_box = _in_thread("B", run_grid, config, tmp_path, progress=False)
+        for thread in (a, b):
+            thread.join(timeout=600)
+            assert not thread.is_alive()
+    finally:
+        limits.restore_original_limits()
+    keys = {cell.key for cell in load_config(config).cells()}
+    assert set(counting.calls) == keys
+    assert max(counting.calls.values()) == 1, counting.calls
+    first, second = a_box["result"], b_box["result"]
+    assert first.n_computed + second.n_computed == n_cells
+    assert 0 < first.n_computed < n_cells
+    for summary in (first, second):
+        assert (summary.n_reused + summary.n_computed, summary.n_failed) == (n_cells, 0)
+    _, cells = load_results(tmp_path)
+    assert list(cells["status"]) == ["ok"] * n_cells
+
+
+def test_a_task_left_undone_by_another_run_is_computed_after_waiting(
+    tmp_path, tiny_grid, monkeypatch
+):
+    """Another run holds a task's lock and then dies without writing: this run computes
+    everything else, waits for the lock, and then computes that task itself."""
+    from filelock import FileLock
+
+    from sklearn_attnkernel.analysis.grid import group_tasks
+
+    config = {**tiny_grid, **_NUMPY_GRID}
+    cells = load_config(config).cells()
+    part, held_cells = group_tasks(cells)[0]
+    lock = FileLock(tmp_path / "cells" / f".{part}-{held_cells[0].group_key[:16]}.lock")
+    (tmp_path / "cells").mkdir(parents=True)
+    lock.acquire()
+    counting = _CountingRunners(monkeypatch, ["kappa", "collapse"], at=len(cells) - len(held_cells))
+    run, box = _in_thread("run", run_grid, config, tmp_path, progress=False)
+    assert counting.release.wait(timeout=300)  # the run computed every other cell
+    assert not any(counting.calls[c.key] for c in held_cells)
+    lock.release()  # the other run is gone
+    run.join(timeout=600)
+    assert not run.is_alive()
+    assert (box["result"].n_computed, box["result"].n_failed) == (len(cells), 0)
+    assert set(counting.calls) == {c.key for c in cells}
+    assert max(counting.calls.values()) == 1
