@@ -404,7 +404,11 @@ class _Claims:
             except Timeout:
                 self.busy.append((part, cells))
                 continue
-            todo = [cell for cell in cells if not self._finished_elsewhere(cell)]
+            try:
+                todo = [cell for cell in cells if not self._finished_elsewhere(cell)]
+            except BaseException:  # e.g. a folder where a cell file belongs
+                lock.release()
+                raise
             if not todo:
                 lock.release()
                 continue
