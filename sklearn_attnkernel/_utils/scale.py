@@ -11,7 +11,7 @@ module is written by hand.
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["max_abs", "pow2_exponent", "scale_by_pow2", "scale_rows_by_pow2"]
+__all__ = ["ldexp_checked", "max_abs", "pow2_exponent", "scale_by_pow2", "scale_rows_by_pow2"]
 
 
 def max_abs(X):
@@ -91,3 +91,59 @@ def scale_rows_by_pow2(X):
     row_max = np.maximum(X.max(axis=1), -X.min(axis=1))
     exponents = np.frexp(np.where(np.isfinite(row_max), row_max, 0.0))[1]
     return np.ldexp(X, -exponents[:, np.newaxis])
+
+
+def ldexp_checked(A, shift, *, what, fix):
+    """``A · 2^shift`` (exact), or a ValueError naming the overflow or underflow.
+
+    Parameters
+    ----------
+    A : ndarray
+        Values computed on power-of-two-rescaled inputs.
+    shift : int
+        Exponent that restores the scale of the original inputs.
+    what : str
+        What the values are, for the message (e.g. ``"infinite_width_ntk: the kernel"``).
+    fix : str
+        What to do instead (e.g. ``"rescale X"``).
+
+    Returns
+    -------
+    ndarray
+        ``A · 2^shift``.
+
+    Raises
+    ------
+    ValueError
+        When ``A`` holds a non-finite value, when the largest ``|entry|`` overflows float64, or
+        when it falls below the smallest normal float64 (all precision lost to underflow).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_attnkernel._utils.scale import ldexp_checked
+    >>> ldexp_checked(np.array([0.5, -0.25]), 3, what="K", fix="rescale X")
+    array([ 4., -2.])
+    >>> ldexp_checked(np.array([0.5]), 2000, what="K", fix="rescale X")
+    Traceback (most recent call last):
+    ...
+    ValueError: K overflows float64: its largest entry is about 2^1999; rescale X.
+    """
+    A = np.asarray(A)
+    peak = max_abs(A)
+    if not np.isfinite(peak):
+        raise ValueError(f"{what} is not finite (an intermediate overflowed float64); {fix}.")
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = np.ldexp(A, shift)
+        scaled_peak = float(np.ldexp(peak, shift))
+    exponent = pow2_exponent(peak) - 1 + shift
+    if not np.isfinite(scaled_peak):
+        raise ValueError(
+            f"{what} overflows float64: its largest entry is about 2^{exponent}; {fix}."
+        )
+    if peak > 0 and scaled_peak < np.finfo(np.float64).tiny:
+        raise ValueError(
+            f"{what} underflows float64: its largest entry is about 2^{exponent}, below the "
+            f"smallest normal float64 (2^-1022), so it would be rounded to zero; {fix}."
+        )
+    return scaled

@@ -19,7 +19,7 @@ from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from .._utils.memory import DEFAULT_MEMORY_BUDGET, check_allocation
 from .._utils.rows import ZeroRowsWarning, list_rows
-from .._utils.scale import max_abs, pow2_exponent, scale_by_pow2, scale_rows_by_pow2
+from .._utils.scale import ldexp_checked, scale_by_pow2, scale_rows_by_pow2
 
 __all__ = ["GramInducedKernel"]
 
@@ -62,24 +62,14 @@ def _warn_zero_rows(zero_rows, name):
 
 
 def _to_scale(K_s, shift, what):
-    """``K_s · 2^shift`` (exact), or a ValueError when it leaves the float64 range."""
-    peak = max_abs(K_s)
-    with np.errstate(over="ignore", under="ignore"):
-        K = np.ldexp(K_s, shift)
-        scaled_peak = float(np.ldexp(peak, shift))
-    if not np.isfinite(scaled_peak):
-        raise ValueError(
-            f"GramInducedKernel: {what} overflows float64 (its largest entry is about "
-            f"2^{pow2_exponent(peak) + shift}); rescale X and the reference set, or use "
-            "normalize=True, which does not depend on their scale."
-        )
-    if peak > 0 and scaled_peak < np.finfo(np.float64).tiny:
-        raise ValueError(
-            f"GramInducedKernel: {what} underflows float64 (its largest entry is about "
-            f"2^{pow2_exponent(peak) + shift}, below the smallest normal float); rescale X and "
-            "the reference set, or use normalize=True, which does not depend on their scale."
-        )
-    return K
+    """``K_s · 2^shift``, or a ValueError naming the overflow or underflow."""
+    return ldexp_checked(
+        K_s,
+        shift,
+        what=f"GramInducedKernel: {what}",
+        fix="rescale X and the reference set, or use normalize=True, which does not depend on "
+        "their scale",
+    )
 
 
 class GramInducedKernel(Kernel):

@@ -184,3 +184,42 @@ def test_bad_input(data):
         infinite_width_ntk(np.array([[np.nan, 1.0]]))
     with pytest.raises(ValueError, match="sigma_w"):
         infinite_width_ntk(X, sigma_w=0.0)
+
+
+# ------------------------------------------------------------------------- scale and memory (#11)
+@pytest.mark.parametrize(("e_x", "e_y"), [(-500, -500), (-1000, 900), (400, 100), (3, -7)])
+@pytest.mark.parametrize("train_readout", [False, True])
+def test_power_of_two_scales_shift_the_kernel_exactly(data, e_x, e_y, train_readout):
+    X, Y = data
+    expected = infinite_width_ntk(X, Y, train_readout=train_readout)
+    K = infinite_width_ntk(np.ldexp(X, e_x), np.ldexp(Y, e_y), train_readout=train_readout)
+    # degree-1 homogeneous in x and in y: the kernel scales by exactly 2^(e_x + e_y)
+    np.testing.assert_array_equal(K, np.ldexp(expected, e_x + e_y))
+
+
+@pytest.mark.parametrize("factor", [1e-150, 1e-100, 1e100, 1e150])
+def test_any_scale_is_right_where_representable(data, factor):
+    X, Y = data
+    # independent: the scalar formula on the unscaled rows, times factor² (exact homogeneity)
+    expected = _brute_force(X, Y, True, 1.0) * factor**2
+    K = infinite_width_ntk(X * factor, Y * factor, train_readout=True)
+    np.testing.assert_allclose(K, expected, rtol=1e-7, atol=0)  # arccos near θ = 0: see Notes
+
+
+@pytest.mark.parametrize(("factor", "word"), [(1e200, "overflows"), (1e-200, "underflows")])
+def test_overflow_and_underflow_are_named(data, factor, word):
+    X, _ = data
+    with pytest.raises(ValueError, match=rf"kernel {word} float64.*rescale X"):
+        infinite_width_ntk(X * factor)
+    with pytest.raises(ValueError, match=rf"diagonal {word} float64"):
+        TwoLayerReLUNTK().diag(X * factor)
+
+
+def test_memory_budget_is_checked_before_allocating(data):
+    X, Y = data
+    # 6 float64 arrays of 9 × 4 entries: 1728 bytes
+    with pytest.raises(ValueError, match=r"9×4 float64 kernel.*row blocks of X"):
+        infinite_width_ntk(X, Y, memory_budget=1727)
+    assert infinite_width_ntk(X, Y, memory_budget=1728).shape == (9, 4)
+    with pytest.raises(ValueError, match=r"200000×200000 float64 kernel.*needs 1788\.14 GiB"):
+        infinite_width_ntk(np.broadcast_to(X[:1], (200_000, 5)))
