@@ -35,21 +35,27 @@ logger = logging.getLogger(__name__)
 __all__ = ["fgsm", "mim", "pgd"]
 
 
+def _check_finite(x):
+    """Refuse NaN/inf in ``x``, naming the rows (first dimension) that hold them."""
+    if not x.numel() or bool(torch.isfinite(x).all()):
+        return
+    where = ""
+    if x.ndim:
+        bad = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1)
+        where = f" (rows {list_rows(torch.nonzero(bad).flatten().tolist())})"
+    raise ValueError(
+        f"x contains NaN or infinite values{where}; the attack needs a finite input. "
+        "Remove or impute those entries first."
+    )
+
+
 def check_clip(x, clip):
     if not torch.is_floating_point(x):
         raise TypeError(
             f"x must be a floating-point tensor (float32 or float64), got dtype {x.dtype}; "
             "convert it with x.to(torch.float64)."
         )
-    if x.numel() and not bool(torch.isfinite(x).all()):
-        bad = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1) if x.ndim else None
-        where = (
-            f" (rows {list_rows(torch.nonzero(bad).flatten().tolist())})" if bad is not None else ""
-        )
-        raise ValueError(
-            f"x contains NaN or infinite values{where}; the attack needs a finite input. "
-            "Remove or impute those entries first."
-        )
+    _check_finite(x)
     if clip is None:
         return None
     if (

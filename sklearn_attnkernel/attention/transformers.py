@@ -35,6 +35,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._utils.memory import DEFAULT_MEMORY_BUDGET, check_allocation
 from .._utils.rows import ZeroRowsWarning, list_rows
 from .._utils.scale import scale_by_pow2, scale_rows_by_pow2
 
@@ -43,6 +44,9 @@ __all__ = ["LinearizedAttention", "SoftmaxAttention", "linearized_attention_oper
 logger = logging.getLogger(__name__)
 
 _ACCEPT_SPARSE = ("csr", "csc")
+# block × n_ref float64 arrays alive at once in SoftmaxAttention: the scores (exponentiated in
+# place) and the result of the sparse/dense product that produced them.
+_SCORE_ARRAYS = 2
 
 _OPERATOR_CONSTRAINTS = {
     "projection": [None, StrOptions({"orthogonal", "he"}), tuple],
@@ -516,6 +520,11 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         Number of rows of `X` processed at once in :meth:`transform`; memory is
         ``O(block_size × n_ref)``.
 
+    memory_budget : int or float, default=4 * 2**30
+        Bytes the score blocks of :meth:`transform` may take (two ``block_size × n_ref`` float64
+        arrays; 4 GiB by default). A larger request raises a ValueError naming the size and
+        the largest `block_size` that fits, before anything is allocated.
+
     Attributes
     ----------
     X_ref_ : {ndarray, sparse matrix} of shape (n_ref, n_features), dtype=float64
@@ -568,15 +577,23 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         "normalize_weights": ["boolean"],
         "normalize": ["boolean"],
         "block_size": [Interval(Integral, 1, None, closed="left")],
+        "memory_budget": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
-        self, *, temperature=None, normalize_weights=True, normalize=True, block_size=1024
+        self,
+        *,
+        temperature=None,
+        normalize_weights=True,
+        normalize=True,
+        block_size=1024,
+        memory_budget=DEFAULT_MEMORY_BUDGET,
     ):
         self.temperature = temperature
         self.normalize_weights = normalize_weights
         self.normalize = normalize
         self.block_size = block_size
+        self.memory_budget = memory_budget
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -636,12 +653,30 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         X = validate_data(
             self, X, accept_sparse=_ACCEPT_SPARSE, dtype=[np.float64, np.float32], reset=False
         )
+        self._check_block_memory(X.shape[0])
         X_rows = X.tocsr() if sp.issparse(X) else X
         F = np.empty(X.shape, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
             self._attend_blocks(X_rows, F)
         F = _finish_rows(F, normalize=self.normalize, who=type(self).__name__)
         return F.astype(X.dtype, copy=False)
+
+    def _check_block_memory(self, n_samples):
+        """Refuse a score block that does not fit `memory_budget`, before allocating it."""
+        n_ref = self.X_ref_.shape[0]
+        block = min(self.block_size, n_samples)
+        row_bytes = _SCORE_ARRAYS * n_ref * np.dtype(np.float64).itemsize
+        largest = int(self.memory_budget // row_bytes)
+        check_allocation(
+            block * row_bytes,
+            self.memory_budget,
+            what=f"{type(self).__name__}: {_SCORE_ARRAYS} float64 score blocks of {block}×{n_ref}",
+            way_out=(
+                f"pass block_size <= {largest}"
+                if largest >= 1
+                else "use a smaller reference set (fewer training rows)"
+            ),
+        )
 
     def _attend_blocks(self, X, F):
         """Write the attention outputs of the rows of `X` into `F`, `block_size` rows at a time."""

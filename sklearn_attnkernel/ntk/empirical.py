@@ -187,6 +187,18 @@ def _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
     return out
 
 
+def _scaled_analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
+    """The closed form on ``X``, ``Y`` divided by powers of two, shifted back (both exact).
+
+    It is homogeneous of degree 1 in x and in y (no bias, patterns scale-free), so this is the
+    kernel itself wherever it fits float64; a ValueError names an overflow or underflow.
+    """
+    X, e_x = scale_by_pow2(X)
+    Y, e_y = (X, e_x) if symmetric else scale_by_pow2(Y)
+    K = _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget)
+    return ldexp_checked(K, e_x + e_y, what="empirical_ntk: the kernel", fix=_RESCALE)
+
+
 def _jacobian_block(*, n_x, n_y, y_size, n_outputs, n_params, block_size, budget):
     """Row block of the Jacobian path within the memory budget."""
     jac_row_bytes = n_outputs * n_params * _FLOAT64_BYTES
@@ -406,12 +418,7 @@ def empirical_ntk(
                 f"method='analytic' needs a TwoLayerReLU module, got {type(module).__name__}; use "
                 "method='jacobian' (or 'auto')."
             )
-        # The closed form is homogeneous of degree 1 in x and in y (no bias): compute it on X
-        # and Y divided by powers of two (exact) and shift the result back (exact).
-        X, e_x = scale_by_pow2(X)
-        Y, e_y = (X, e_x) if symmetric else scale_by_pow2(Y)
-        K = _analytic_ntk(module, X, Y, symmetric, block_size, dev, memory_budget)
-        return ldexp_checked(K, e_x + e_y, what="empirical_ntk: the kernel", fix=_RESCALE)
+        return _scaled_analytic_ntk(module, X, Y, symmetric, block_size, dev, memory_budget)
     n_outputs = _n_outputs(module, X.shape[1], dev)
     K = _jacobian_ntk(module, X, Y, symmetric, block_size, dev, memory_budget, n_outputs)
     if not np.all(np.isfinite(K)):

@@ -589,3 +589,21 @@ def test_projections_are_kept_as_a_fitted_attribute(data, rng):
         for fitted, given_ in zip(triple, W, strict=True):
             np.testing.assert_array_equal(fitted, given_)
             assert not np.shares_memory(fitted, given_)
+
+
+def test_softmax_block_memory_is_checked_before_allocating(data):
+    X_ref, X_new = data
+    n_ref = X_ref.shape[0]
+    attn = SoftmaxAttention(block_size=1000, memory_budget=2 * 8 * n_ref * 3).fit(X_ref)
+    block = min(1000, X_new.shape[0])
+    with pytest.raises(
+        ValueError, match=rf"2 float64 score blocks of {block}×{n_ref} .*block_size <= 3"
+    ):
+        attn.transform(X_new)
+    # the suggested block size fits and gives the same result as one big block
+    small = attn.set_params(block_size=3).transform(X_new)
+    np.testing.assert_allclose(small, SoftmaxAttention().fit(X_ref).transform(X_new), rtol=1e-13)
+    # the case: n = 200 000 rows against 200 000 reference rows in one block
+    big = np.ones((200_000, 1))
+    with pytest.raises(ValueError, match=r"needs 596\.05 GiB.*block_size <= 1342"):
+        SoftmaxAttention(block_size=200_000).fit(big).transform(big)
