@@ -263,6 +263,10 @@ class GramInducedKernel(Kernel):
             way_out="evaluate it on row blocks of X (or of Y), or on fewer rows",
         )
         K = F_X @ F_Y.T
+        if Y is None:
+            # BLAS need not round K[i, j] and K[j, i] alike; (a + b)/2 is exactly symmetric
+            K += K.T
+            K *= 0.5
         if not self.normalize:
             K = _to_scale(K, e_X + e_Y + 2 * e_C, "the kernel X C² Yᵀ")
         if eval_gradient:

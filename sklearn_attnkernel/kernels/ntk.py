@@ -44,6 +44,10 @@ def _row_norms(X):
 def _ntk(X, Y, norms_x, norms_y, train_readout, sigma_w, symmetric):
     """Closed form on validated float64 arrays; written by hand (no library ships this kernel)."""
     gram = X @ Y.T
+    if symmetric:
+        # BLAS need not round (X Xᵀ)ᵢⱼ and (X Xᵀ)ⱼᵢ alike; (a + b)/2 is, so K is exactly symmetric
+        gram += gram.T
+        gram *= 0.5
     norm_prod = np.multiply.outer(norms_x, norms_y)
     cos = np.zeros_like(gram)
     np.divide(gram, norm_prod, out=cos, where=norm_prod > 0)

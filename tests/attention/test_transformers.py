@@ -506,7 +506,8 @@ def test_object_dtype_numbers_accepted(data):
     X_ref, X_new = data
     expected = LinearizedAttention().fit(X_ref).transform(X_new)
     out = LinearizedAttention().fit(X_ref.astype(object)).transform(X_new.astype(object))
-    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    # the same float64 values reach the same code path: identical by construction
+    np.testing.assert_array_equal(out, expected)
 
 
 @pytest.mark.parametrize(
