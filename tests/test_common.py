@@ -50,16 +50,7 @@ FAST_SETTINGS = {
 }
 
 # check name -> reason, per estimator class.
-EXPECTED_FAILURES = {
-    "LinearizedAttention": {
-        "check_estimators_dtypes": (
-            "the check truncates 3·U(0, 1) data to int64, which makes some rows all zero; "
-            "normalize=True refuses to ℓ2-normalise a zero output row by design (the issue asks "
-            "for a ValueError naming the rows). LinearizedAttention(normalize=False) passes it, "
-            "see test_linearized_attention_without_normalisation_passes_dtype_check."
-        ),
-    },
-}
+EXPECTED_FAILURES = {}
 
 
 def _public_estimator_classes():

@@ -1,5 +1,14 @@
 """How error messages list offending rows."""
 
+
+class ZeroRowsWarning(UserWarning):
+    """Rows that are exactly zero were left zero instead of being ℓ2-normalised.
+
+    Raised by the normalising attention transformers and ``GramInducedKernel(normalize=True)``,
+    which follow :func:`sklearn.preprocessing.normalize` there; the message lists the rows.
+    """
+
+
 #: Rows named in an error message before the rest are summarised as "and N more".
 MAX_LISTED_ROWS = 10
 

@@ -15,6 +15,10 @@ trained model on the perturbed training points, through any transform).
 Euclidean projection onto the intersection of the ball and the clip box (both are boxes). The
 update rules are a few tensor operations, written here rather than taken from an attack
 library so that torch is the only dependency.
+
+Every attack refuses, with a ValueError, an ``x`` holding NaN or inf, and an objective or
+gradient that is not finite at any step: ``sign(NaN)`` is NaN and ``sign`` of a NaN-free gradient
+of a NaN objective is meaningless, so the alternative would be a silently unperturbed input.
 """
 
 import logging
@@ -24,9 +28,25 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .._utils.rows import list_rows
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["fgsm", "mim", "pgd"]
+
+
+def _check_finite(x):
+    """Refuse NaN/inf in ``x``, naming the rows (first dimension) that hold them."""
+    if not x.numel() or bool(torch.isfinite(x).all()):
+        return
+    where = ""
+    if x.ndim:
+        bad = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1)
+        where = f" (rows {list_rows(torch.nonzero(bad).flatten().tolist())})"
+    raise ValueError(
+        f"x contains NaN or infinite values{where}; the attack needs a finite input. "
+        "Remove or impute those entries first."
+    )
 
 
 def check_clip(x, clip):
@@ -35,6 +55,7 @@ def check_clip(x, clip):
             f"x must be a floating-point tensor (float32 or float64), got dtype {x.dtype}; "
             "convert it with x.to(torch.float64)."
         )
+    _check_finite(x)
     if clip is None:
         return None
     if (
@@ -80,9 +101,21 @@ def _gradient(objective, x_adv):
                 "objective(x) does not depend differentiably on x (its result does not require "
                 "grad); build it from x with torch operations."
             )
+        if not bool(torch.isfinite(value)):
+            raise ValueError(
+                f"objective(x) is {value.item()} (not finite), so it has no uphill direction; "
+                "the attack would return x unperturbed. Check the model and the scale of x "
+                "(an overflowing loss), or clip the objective."
+            )
         (grad,) = torch.autograd.grad(value.reshape(()), leaf, allow_unused=True)
     if grad is None:
         raise ValueError("objective(x) does not depend on x; the attack needs its gradient.")
+    if not bool(torch.isfinite(grad).all()):
+        raise ValueError(
+            f"the gradient of objective(x) has {int((~torch.isfinite(grad)).sum())} non-finite "
+            "entries (NaN or inf; the objective itself is finite), so its sign is meaningless. "
+            "Check the model and the scale of x (an overflowing backward pass)."
+        )
     return grad, value.detach().item()
 
 

@@ -16,6 +16,7 @@ cross-validation it is the training fold only, so nothing leaks from the test fo
 """
 
 import logging
+import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -34,13 +35,18 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._utils.rows import list_rows
+from .._utils.memory import DEFAULT_MEMORY_BUDGET, check_allocation
+from .._utils.rows import ZeroRowsWarning, list_rows
+from .._utils.scale import scale_by_pow2, scale_rows_by_pow2
 
 __all__ = ["LinearizedAttention", "SoftmaxAttention", "linearized_attention_operator"]
 
 logger = logging.getLogger(__name__)
 
 _ACCEPT_SPARSE = ("csr", "csc")
+# block × n_ref float64 arrays alive at once in SoftmaxAttention: the scores (exponentiated in
+# place) and the result of the sparse/dense product that produced them.
+_SCORE_ARRAYS = 2
 
 _OPERATOR_CONSTRAINTS = {
     "projection": [None, StrOptions({"orthogonal", "he"}), tuple],
@@ -264,38 +270,39 @@ def _as_float64(X):
 
 
 def _finish_rows(F, *, normalize, who):
-    """Check the attention output rows and, if asked, ℓ2-normalise them in place.
+    """Check the attention output rows and, if asked, ℓ2-normalise them.
 
-    Raises a ValueError naming the offending rows when an output row is not finite (overflow) or,
-    with ``normalize=True``, has zero norm. The norm is taken after dividing each row by its
-    largest absolute entry so that very large or very small rows do not overflow or underflow.
+    Raises a ValueError naming the offending rows when an output row is not finite (overflow).
+    With ``normalize=True`` each row is first scaled by a power of two (exact) so that its
+    largest entry lies in ``[0.5, 1)``: the norm can then neither overflow nor underflow, and the
+    result is unchanged when a row is multiplied by a power of two. A row that is exactly zero
+    stays zero, as in :func:`sklearn.preprocessing.normalize`, with a :class:`ZeroRowsWarning`
+    naming it.
     """
-    # max |F_ij| per row without an n × d temporary
-    scale = np.maximum(F.max(axis=1), -F.min(axis=1))
-    finite = np.isfinite(scale)
-    bad = ~finite | (scale == 0) if normalize else ~finite
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        n_overflow = int((~finite).sum())
-        if n_overflow:
-            reason = (
-                f"{n_overflow} of them are not finite (the attention output overflowed float64: "
-                "rescale the input, e.g. with sklearn.preprocessing.Normalizer)"
-            )
-        else:
-            reason = "their attention output is exactly zero"
-        if normalize and n_overflow < rows.size:
-            reason += (
-                "; a zero output row (e.g. an all-zero input row, or one orthogonal to every "
-                "reference row) cannot be ℓ2-normalised: drop those rows or pass normalize=False"
-            )
+    finite = np.isfinite(F).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite)
         raise ValueError(
             f"{who} cannot produce {rows.size} output row(s) (row indices {list_rows(rows)}): "
-            f"{reason}."
+            "they are not finite (the attention output overflowed float64: rescale the input, "
+            "e.g. with sklearn.preprocessing.Normalizer)."
         )
-    if normalize:
-        F /= scale[:, np.newaxis]
-        F /= np.sqrt(np.einsum("ij,ij->i", F, F))[:, np.newaxis]
+    if not normalize:
+        return F
+    F = scale_rows_by_pow2(F)
+    norms = np.sqrt(np.einsum("ij,ij->i", F, F))
+    zero = norms == 0
+    if zero.any():
+        rows = np.flatnonzero(zero)
+        warnings.warn(
+            f"{who}: {rows.size} output row(s) (row indices {list_rows(rows)}) are exactly zero "
+            "(an all-zero input row, or one orthogonal to every reference row) and are left "
+            "zero instead of being ℓ2-normalised, as sklearn.preprocessing.normalize does.",
+            ZeroRowsWarning,
+            stacklevel=3,
+        )
+        norms[zero] = 1.0
+    F /= norms[:, np.newaxis]
     return F
 
 
@@ -312,8 +319,12 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     Parameters
     ----------
     normalize : bool, default=True
-        Whether to ℓ2-normalise each output row, as the paper does before its MLP. Rows whose
-        attention output is exactly zero cannot be normalised and raise a ValueError.
+        Whether to ℓ2-normalise each output row, as the paper does before its MLP. A row whose
+        attention output is exactly zero (an all-zero input row, or one orthogonal to every
+        training row) is left zero, as in :func:`sklearn.preprocessing.normalize`, with a
+        ``UserWarning`` naming it. The normalised output does not change when `X` is
+        rescaled by any positive factor (bit-identical for a power of two): `X` is scaled by a
+        power of two internally first.
 
     projection : {None, "orthogonal", "he"} or tuple of three ndarrays, default=None
         Query/key/value projections: identity (None), random orthogonal, He-initialised
@@ -453,15 +464,19 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         Raises
         ------
         ValueError
-            If an output row is not finite, or has zero norm while `normalize` is True; the
-            message lists the row indices.
+            If an output row is not finite (overflow); the message lists the row indices.
         """
         check_is_fitted(self)
         X = validate_data(
             self, X, accept_sparse=_ACCEPT_SPARSE, dtype=[np.float64, np.float32], reset=False
         )
+        X64 = _as_float64(X)
+        if self.normalize:
+            # ℓ2-normalised rows do not depend on the scale of X: divide it by a power of two
+            # (exact) so that X @ operator_ cannot overflow or underflow because of that scale.
+            X64, _ = scale_by_pow2(X64)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
-            F = np.asarray(safe_sparse_dot(_as_float64(X), self.operator_, dense_output=True))
+            F = np.asarray(safe_sparse_dot(X64, self.operator_, dense_output=True))
         F = _finish_rows(F, normalize=self.normalize, who=type(self).__name__)
         return F.astype(X.dtype, copy=False)
 
@@ -497,12 +512,18 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         it scales each output row by ``exp(−s(x))``, a factor that depends on the row.
 
     normalize : bool, default=True
-        Whether to ℓ2-normalise each output row. Rows whose attention output is exactly zero
-        cannot be normalised and raise a ValueError.
+        Whether to ℓ2-normalise each output row. A row whose attention output is exactly zero
+        (the attention-weighted mean of the training rows is zero) is left zero, as in
+        :func:`sklearn.preprocessing.normalize`, with a ``UserWarning`` naming it.
 
     block_size : int, default=1024
         Number of rows of `X` processed at once in :meth:`transform`; memory is
         ``O(block_size × n_ref)``.
+
+    memory_budget : int or float, default=4 * 2**30
+        Bytes the score blocks of :meth:`transform` may take (two ``block_size × n_ref`` float64
+        arrays; 4 GiB by default). A larger request raises a ValueError naming the size and
+        the largest `block_size` that fits, before anything is allocated.
 
     Attributes
     ----------
@@ -535,8 +556,7 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     returned array is dense.
 
     :meth:`transform` raises a ValueError naming the offending row indices (the first 10) when an
-    output row is not finite (overflow for very large inputs), or, with ``normalize=True``, when
-    its norm is zero.
+    output row is not finite (overflow for very large inputs). A zero output row is left zero.
 
     Examples
     --------
@@ -557,15 +577,23 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         "normalize_weights": ["boolean"],
         "normalize": ["boolean"],
         "block_size": [Interval(Integral, 1, None, closed="left")],
+        "memory_budget": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
-        self, *, temperature=None, normalize_weights=True, normalize=True, block_size=1024
+        self,
+        *,
+        temperature=None,
+        normalize_weights=True,
+        normalize=True,
+        block_size=1024,
+        memory_budget=DEFAULT_MEMORY_BUDGET,
     ):
         self.temperature = temperature
         self.normalize_weights = normalize_weights
         self.normalize = normalize
         self.block_size = block_size
+        self.memory_budget = memory_budget
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -619,19 +647,36 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         Raises
         ------
         ValueError
-            If an output row is not finite, or has zero norm while `normalize` is True; the
-            message lists the row indices.
+            If an output row is not finite (overflow); the message lists the row indices.
         """
         check_is_fitted(self)
         X = validate_data(
             self, X, accept_sparse=_ACCEPT_SPARSE, dtype=[np.float64, np.float32], reset=False
         )
+        self._check_block_memory(X.shape[0])
         X_rows = X.tocsr() if sp.issparse(X) else X
         F = np.empty(X.shape, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
             self._attend_blocks(X_rows, F)
         F = _finish_rows(F, normalize=self.normalize, who=type(self).__name__)
         return F.astype(X.dtype, copy=False)
+
+    def _check_block_memory(self, n_samples):
+        """Refuse a score block that does not fit `memory_budget`, before allocating it."""
+        n_ref = self.X_ref_.shape[0]
+        block = min(self.block_size, n_samples)
+        row_bytes = _SCORE_ARRAYS * n_ref * np.dtype(np.float64).itemsize
+        largest = int(self.memory_budget // row_bytes)
+        check_allocation(
+            block * row_bytes,
+            self.memory_budget,
+            what=f"{type(self).__name__}: {_SCORE_ARRAYS} float64 score blocks of {block}×{n_ref}",
+            way_out=(
+                f"pass block_size <= {largest}"
+                if largest >= 1
+                else "use a smaller reference set (fewer training rows)"
+            ),
+        )
 
     def _attend_blocks(self, X, F):
         """Write the attention outputs of the rows of `X` into `F`, `block_size` rows at a time."""

@@ -3,26 +3,40 @@
 import math
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._param_validation import validate_params
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from .._utils.rows import list_rows
+from .._utils.scale import scale_rows_by_pow2
 from .validation import check_matrix
 
 __all__ = ["feature_collapse"]
 
 
 def _collapse(F):
-    """Mean pairwise cosine of the rows of ``F`` (zero rows must have been excluded)."""
+    """Mean pairwise cosine of the rows of ``F`` (zero rows must have been excluded).
+
+    Each row is first scaled by a power of two (exact) so that its norm cannot overflow or
+    underflow: the result is then the same for ``F`` and ``c F`` at any scale ``c > 0``.
+    """
+    F = scale_rows_by_pow2(F)
     n = F.shape[0]
     inverse_norms = 1.0 / np.sqrt(row_norms(F, squared=True))
     total = np.asarray(safe_sparse_dot(inverse_norms, F)).ravel()  # Σ_i f_i/‖f_i‖
     return float((total @ total - n) / (n * (n - 1)))
 
 
+def _nonzero_rows(F):
+    """Boolean mask of the rows with a nonzero entry (exact: no squared norm to underflow)."""
+    if sp.issparse(F):
+        return np.asarray(abs(F).max(axis=1).toarray()).ravel() > 0
+    return np.any(F != 0, axis=1)
+
+
 def collapse_nonzero_rows(F):
     """Feature collapse over the nonzero rows of ``F``; NaN when fewer than two remain."""
-    nonzero = row_norms(F, squared=True) > 0
+    nonzero = _nonzero_rows(F)
     if np.count_nonzero(nonzero) < 2:
         return math.nan
     return _collapse(F[nonzero] if not nonzero.all() else F)
@@ -43,7 +57,9 @@ def feature_collapse(F):
     Returns
     -------
     collapse : float
-        ``(1/(n(n−1))) Σ_{i≠j} cos(f_i, f_j)``, in ``[−1/(n−1), 1]`` up to round-off.
+        ``(1/(n(n−1))) Σ_{i≠j} cos(f_i, f_j)``, in ``[−1/(n−1), 1]`` up to round-off. The
+        same for ``F`` and ``c F`` at any scale ``c > 0`` in the float64 range (bit-identical
+        when ``c`` is a power of two): every row is scaled by a power of two first.
 
     Raises
     ------
@@ -66,7 +82,7 @@ def feature_collapse(F):
     """
     who = "feature_collapse"
     F = check_matrix(F, who, name="F")
-    zero_rows = np.flatnonzero(row_norms(F, squared=True) == 0)
+    zero_rows = np.flatnonzero(~_nonzero_rows(F))
     if zero_rows.size:
         raise ValueError(
             f"{who}: rows [{list_rows(zero_rows)}] of F are zero, so their cosine similarity is "

@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.extmath import safe_sparse_dot
 
+from .._utils.scale import scale_by_pow2
 from .._utils.vocabulary import PRACTICAL_WIDTH
 from .collapse import collapse_nonzero_rows
 from .report import KappaReport, format_verdict
@@ -52,13 +53,26 @@ def _power(kappa, log10_kappa, p):
     return value, float(p * log10_kappa)
 
 
-def _softmax_bound(kappa, log10_kappa, lam_max, lam_min, temperature):
-    """``κ · exp(2(λ₁ − λ_r)/τ)`` (inf on overflow) and its log10."""
-    exponent = 2.0 * (lam_max - lam_min) / temperature
-    log10_bound = log10_kappa + exponent / math.log(10)
+def _softmax_bound(kappa, log10_kappa, sigma, r, e, temperature):
+    """``κ · exp(2(λ₁ − λ_r)/τ)`` (inf on overflow) and its log10.
+
+    ``sigma`` are the singular values of ``X · 2⁻ᵉ``, so ``λ_i = σ_i² · 4ᵉ``; the gap is formed
+    at that scale and shifted by ``4ᵉ`` last, so it is right wherever it fits float64.
+    """
+    gap = float(sigma[0] ** 2 - sigma[r - 1] ** 2)
     with np.errstate(over="ignore"):
+        exponent = float(np.ldexp(gap * (2.0 / temperature), 2 * e))
+        log10_bound = log10_kappa + float(
+            np.ldexp(gap * (2.0 / (temperature * math.log(10))), 2 * e)
+        )
         value = float(np.float64(kappa) * np.exp(np.float64(exponent)))
     return value, float(log10_bound)
+
+
+def _eigenvalue(sigma_k, e):
+    """``λ = σ² · 4ᵉ`` from a singular value of ``X · 2⁻ᵉ``: inf above, 0 below float64's range."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.ldexp(sigma_k**2, 2 * e))
 
 
 def _attention_features(X):
@@ -157,7 +171,7 @@ def effective_condition_number(X, rank="numerical", method="auto", random_state=
     100.0
     """
     who = "effective_condition_number"
-    X = check_matrix(X, who)
+    X, _ = scale_by_pow2(check_matrix(X, who))  # κ is scale-free: exact power-of-two rescaling
     method = resolve_method(X, method, rank, who)
     spec = compute_spectrum(
         X,
@@ -215,7 +229,11 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
         - ``"softmax_bound"``: ``κ · exp(2(λ₁ − λ_r)/τ)``.
         - ``"log10_<name>"`` for each of the five κ values above.
 
-        Values exceeding the float64 range are ``inf``; their ``log10_`` entries stay finite.
+        Values exceeding the float64 range are ``inf``; their ``log10_`` entries stay finite
+        (except ``log10_softmax_bound`` when the exponent ``2(λ₁ − λ_r)/τ`` itself overflows).
+        ``lambda_max``/``lambda_min`` are ``inf`` above the float64 range and 0 below it; every
+        κ value is scale-free and computed on ``X`` divided by a power of two, so it is the same
+        for ``c X`` at any ``c > 0`` (bit-identical for a power of two).
 
     See Also
     --------
@@ -245,7 +263,7 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
     14.233
     """
     who = "spectral_amplification"
-    X = check_matrix(X, who)
+    X, e = scale_by_pow2(check_matrix(X, who))  # κ is scale-free: exact power-of-two rescaling
     method = resolve_method(X, "auto", rank, who)
     spec = compute_spectrum(X, method)
     r = resolve_rank(spec, rank, who)
@@ -256,10 +274,10 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
     kappa_attn, log10_kappa_attn = (float(v[0]) for v in kappa_from_sigma(spec_F.sigma, [r]))
 
     tau = math.sqrt(spec.n_features) if temperature is None else float(temperature)
-    lam_max, lam_min = float(spec.sigma[0] ** 2), float(spec.sigma[r - 1] ** 2)
+    lam_max, lam_min = _eigenvalue(spec.sigma[0], e), _eigenvalue(spec.sigma[r - 1], e)
     kappa_cubed, log10_cubed = _power(kappa, log10_kappa, 3)
     kappa_layers, log10_layers = _power(kappa, log10_kappa, 2 * n_layers + 1)
-    bound, log10_bound = _softmax_bound(kappa, log10_kappa, lam_max, lam_min, tau)
+    bound, log10_bound = _softmax_bound(kappa, log10_kappa, spec.sigma, r, e, tau)
     return {
         "rank": r,
         "numerical_rank": spec.numerical_rank,
@@ -412,7 +430,7 @@ def kappa_report(
     (2L-ReLU needs m ≈ 10^17.8, also above it)
     """
     who = "kappa_report"
-    X = check_matrix(X, who)
+    X, e = scale_by_pow2(check_matrix(X, who))  # κ is scale-free: exact power-of-two rescaling
     n, d = X.shape
     ranks_array = _check_ranks(ranks, who)
     method = resolve_method(X, method, rank, who)
@@ -430,9 +448,7 @@ def kappa_report(
     kappa_cubed, log10_cubed = _power(kappa, log10_kappa, 3)
     kappa_layers, log10_layers = _power(kappa, log10_kappa, 2 * n_layers + 1)
     tau = math.sqrt(d) if temperature is None else float(temperature)
-    bound, log10_bound = _softmax_bound(
-        kappa, log10_kappa, float(spec.sigma[0] ** 2), float(spec.sigma[r - 1] ** 2), tau
-    )
+    bound, log10_bound = _softmax_bound(kappa, log10_kappa, spec.sigma, r, e, tau)
     log10_relu = log_required_width(log10_kappa, n, "relu")
     log10_attention = log_required_width(log10_kappa, n, "attention")
     log10_practical = math.log10(practical_width)

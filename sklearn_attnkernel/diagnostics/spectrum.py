@@ -134,7 +134,14 @@ def compute_spectrum(X, method, *, n_components=None, random_state=None):
     ``randomized``: :func:`sklearn.utils.extmath.randomized_svd`, leading ``n_components`` only.
     """
     n, d = X.shape
-    sigma, tol, numerical_rank = _SINGULAR_VALUES[method](X, n_components, random_state)
+    try:
+        sigma, tol, numerical_rank = _SINGULAR_VALUES[method](X, n_components, random_state)
+    except np.linalg.LinAlgError as exc:  # scipy.linalg's LinAlgError is numpy's
+        raise ValueError(
+            f"The singular values of X ({n}×{d}) could not be computed by method={method!r}: "
+            f"LAPACK reported {exc!r}. Try method='exact' (dense X), or check X for extreme "
+            "entries."
+        ) from exc
     logger.debug(
         "singular values of a %d x %d matrix by %s: %d computed, numerical rank %s",
         n,
@@ -152,7 +159,10 @@ def resolve_rank(spec, rank, who):
         raise TypeError(f"{who}: rank must be an int, a str or a float, got the bool {rank!r}.")
     full = min(spec.n_samples, spec.n_features)
     if spec.sigma[0] == 0:
-        raise ValueError(f"{who}: X is all zeros, so its condition number is undefined.")
+        raise ValueError(
+            f"{who}: every entry of X is exactly zero (not an underflow: X is rescaled by a "
+            "power of two first), so its condition number is undefined."
+        )
     if rank == "numerical":
         r = spec.numerical_rank
     elif rank == "full":

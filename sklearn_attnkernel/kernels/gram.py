@@ -8,13 +8,18 @@ formed, never an ``n × n`` Gram matrix of the reference set.
 This module is numpy/scipy only: importing it does not import torch.
 """
 
+import warnings
+from numbers import Real
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.utils import check_array
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from .._utils.rows import list_rows
+from .._utils.memory import DEFAULT_MEMORY_BUDGET, check_allocation
+from .._utils.rows import ZeroRowsWarning, list_rows
+from .._utils.scale import ldexp_checked, scale_by_pow2, scale_rows_by_pow2
 
 __all__ = ["GramInducedKernel"]
 
@@ -45,12 +50,25 @@ def _check_reference(reference):
         ) from exc
 
 
-def _zero_rows_message(zero_rows, name):
-    return (
+def _warn_zero_rows(zero_rows, name):
+    warnings.warn(
         f"GramInducedKernel(normalize=True): the attention features C x of {name} rows "
-        f"[{list_rows(zero_rows)}] are zero, so their cosine is undefined. Remove those rows (a "
-        "row is mapped to zero when it is orthogonal to every reference row) or use "
-        "normalize=False."
+        f"[{list_rows(zero_rows)}] are exactly zero, so their cosine is undefined; their kernel "
+        "entries are set to 0, as sklearn.preprocessing.normalize leaves a zero row zero. (A "
+        "row is mapped to zero when it is orthogonal to every reference row.)",
+        ZeroRowsWarning,
+        stacklevel=4,
+    )
+
+
+def _to_scale(K_s, shift, what):
+    """``K_s · 2^shift``, or a ValueError naming the overflow or underflow."""
+    return ldexp_checked(
+        K_s,
+        shift,
+        what=f"GramInducedKernel: {what}",
+        fix="rescale X and the reference set, or use normalize=True, which does not depend on "
+        "their scale",
     )
 
 
@@ -71,7 +89,9 @@ class GramInducedKernel(Kernel):
     The kernel has no tunable hyperparameters (``theta`` is empty), so a Gaussian process optimiser
     leaves it unchanged; combine it with e.g. ``WhiteKernel`` or ``ConstantKernel`` for tunable
     noise or scale. Evaluating ``k(X, Y)`` costs ``O(n_ref d² + (n_X + n_Y) d² + n_X n_Y d)``
-    and allocates no ``n_ref × n_ref`` matrix. Computations are done in float64.
+    and allocates no ``n_ref × n_ref`` matrix. Computations are done in float64, on inputs
+    divided by powers of two (exact), so the kernel is right wherever its values fit float64;
+    where they overflow or underflow it a ValueError names the cause.
 
     Parameters
     ----------
@@ -81,7 +101,16 @@ class GramInducedKernel(Kernel):
 
     normalize : bool, default=False
         If True, return the cosine similarity of the attention features ``C x`` instead of their
-        inner product. Rows whose features are zero then raise a ValueError naming them.
+        inner product. It does not change when `X`, `Y` or the reference set are rescaled by
+        positive factors (bit-identical for powers of two): all three are divided by a power of
+        two internally. A row whose features are exactly zero gets zero kernel entries (and a
+        zero diagonal entry), as :func:`sklearn.preprocessing.normalize` leaves a zero row zero,
+        with a ``UserWarning`` naming it.
+
+    memory_budget : int or float, default=4 * 2**30
+        Bytes the ``n_X × n_Y`` kernel matrix may take (4 GiB by default). A larger request
+        raises a ValueError naming the size before anything is allocated; evaluate the kernel on
+        row blocks instead.
 
     See Also
     --------
@@ -131,24 +160,38 @@ class GramInducedKernel(Kernel):
     True
     """
 
-    def __init__(self, reference, *, normalize=False):
+    def __init__(self, reference, *, normalize=False, memory_budget=DEFAULT_MEMORY_BUDGET):
         self.reference = reference
         self.normalize = normalize
+        self.memory_budget = memory_budget
 
     # ----------------------------------------------------------------------------- internals
     def _operator(self):
-        """Return the validated reference set's ``d × d`` matrix ``C = referenceᵀ reference``."""
+        """Return ``(C_s, e)``: ``C = referenceᵀ reference = 2^e · C_s``, scaled to avoid overflow.
+
+        The reference set is divided by a power of two (exact) before the product, so ``C_s``
+        is finite for any finite reference set and ``e`` carries the scale.
+        """
         if not isinstance(self.normalize, bool | np.bool_):
             raise TypeError(
                 f"GramInducedKernel: normalize must be a bool, got {self.normalize!r} "
                 f"({type(self.normalize).__name__}). Pass normalize=True or normalize=False."
             )
-        reference = _check_reference(self.reference)
+        budget = self.memory_budget
+        if isinstance(budget, bool | np.bool_) or not isinstance(budget, Real) or not budget > 0:
+            raise ValueError(
+                f"GramInducedKernel: memory_budget must be a number of bytes > 0, got {budget!r}."
+            )
+        reference, e = scale_by_pow2(_check_reference(self.reference))
         C = safe_sparse_dot(reference.T, reference, dense_output=True)
-        return np.asarray(C, dtype=np.float64)
+        return np.asarray(C, dtype=np.float64), 2 * e
 
     def _features(self, X, C, name):
-        """Validate ``X`` against ``C`` and return its (optionally normalised) features ``X C``."""
+        """Validate ``X`` against ``C``; return ``(F_s, e)`` with features ``X C = 2^e · F_s``.
+
+        With ``normalize=True`` the rows of ``F_s`` are unit-norm (zero rows stay zero, with a
+        warning) and ``e = 0``.
+        """
         if isinstance(X, list | tuple):
             X = np.asarray(X)  # so that complex entries are reported as such
         try:
@@ -166,15 +209,18 @@ class GramInducedKernel(Kernel):
                 f"GramInducedKernel: {name} has {X.shape[1]} features but the reference set has "
                 f"{C.shape[0]}. Pass rows with the reference set's {C.shape[0]} columns."
             )
+        X, e = scale_by_pow2(X)
         # C is symmetric, so the row-wise features C x are the rows of X C.
         F = np.asarray(safe_sparse_dot(X, C, dense_output=True))
-        if self.normalize:
-            norms = np.sqrt(row_norms(F, squared=True))
-            zero_rows = np.flatnonzero(norms == 0)
-            if zero_rows.size:
-                raise ValueError(_zero_rows_message(zero_rows, name))
-            F = F / norms[:, np.newaxis]
-        return F
+        if not self.normalize:
+            return F, e
+        F = scale_rows_by_pow2(F)
+        norms = np.sqrt(row_norms(F, squared=True))
+        zero_rows = np.flatnonzero(norms == 0)
+        if zero_rows.size:
+            _warn_zero_rows(zero_rows, name)
+            norms[zero_rows] = 1.0
+        return F / norms[:, np.newaxis], 0
 
     # --------------------------------------------------------------------------- Kernel API
     def __call__(self, X, Y=None, eval_gradient=False):
@@ -206,10 +252,23 @@ class GramInducedKernel(Kernel):
                 "GramInducedKernel: the gradient can only be evaluated when Y is None; got "
                 "eval_gradient=True together with Y. Call kernel(X, eval_gradient=True)."
             )
-        C = self._operator()
-        F_X = self._features(X, C, "X")
-        F_Y = F_X if Y is None else self._features(Y, C, "Y")
+        C, e_C = self._operator()
+        F_X, e_X = self._features(X, C, "X")
+        F_Y, e_Y = (F_X, e_X) if Y is None else self._features(Y, C, "Y")
+        n_X, n_Y = F_X.shape[0], F_Y.shape[0]
+        check_allocation(
+            n_X * n_Y * np.dtype(np.float64).itemsize,
+            self.memory_budget,
+            what=f"GramInducedKernel: the {n_X}×{n_Y} float64 kernel matrix",
+            way_out="evaluate it on row blocks of X (or of Y), or on fewer rows",
+        )
         K = F_X @ F_Y.T
+        if Y is None:
+            # BLAS need not round K[i, j] and K[j, i] alike; (a + b)/2 is exactly symmetric
+            K += K.T
+            K *= 0.5
+        if not self.normalize:
+            K = _to_scale(K, e_X + e_Y + 2 * e_C, "the kernel X C² Yᵀ")
         if eval_gradient:
             return K, np.empty((K.shape[0], K.shape[0], 0))
         return K
@@ -225,12 +284,14 @@ class GramInducedKernel(Kernel):
         Returns
         -------
         K_diag : ndarray of shape (n_samples_X,)
-            Diagonal of ``k(X, X)``: ``‖C x‖²`` per row, or ones when ``normalize=True``.
+            Diagonal of ``k(X, X)``: ``‖C x‖²`` per row; with ``normalize=True`` one per row,
+            zero for a row whose features are zero.
         """
-        F = self._features(X, self._operator(), "X")
+        C, e_C = self._operator()
+        F, e_X = self._features(X, C, "X")
         if self.normalize:
-            return np.ones(F.shape[0])
-        return row_norms(F, squared=True)
+            return (row_norms(F, squared=True) > 0).astype(np.float64)
+        return _to_scale(row_norms(F, squared=True), 2 * (e_X + e_C), "the diagonal ‖C x‖²")
 
     def is_stationary(self):
         """Return False: the kernel depends on the points, not only on their difference.

@@ -28,7 +28,13 @@ from sklearn.gaussian_process.kernels import Kernel
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_array
 
+from .._utils.memory import DEFAULT_MEMORY_BUDGET, check_allocation
+from .._utils.scale import ldexp_checked, scale_by_pow2
+
 __all__ = ["TwoLayerReLUNTK", "infinite_width_ntk"]
+
+# n_X × n_Y float64 arrays alive at once in _ntk: gram, norm product, cos/θ, π − θ, kernel, sin θ.
+_NTK_ARRAYS = 6
 
 
 def _row_norms(X):
@@ -38,6 +44,10 @@ def _row_norms(X):
 def _ntk(X, Y, norms_x, norms_y, train_readout, sigma_w, symmetric):
     """Closed form on validated float64 arrays; written by hand (no library ships this kernel)."""
     gram = X @ Y.T
+    if symmetric:
+        # BLAS need not round (X Xᵀ)ᵢⱼ and (X Xᵀ)ⱼᵢ alike; (a + b)/2 is, so K is exactly symmetric
+        gram += gram.T
+        gram *= 0.5
     norm_prod = np.multiply.outer(norms_x, norms_y)
     cos = np.zeros_like(gram)
     np.divide(gram, norm_prod, out=cos, where=norm_prod > 0)
@@ -61,10 +71,13 @@ def _ntk(X, Y, norms_x, norms_y, train_readout, sigma_w, symmetric):
         "Y": ["array-like", None],
         "train_readout": ["boolean"],
         "sigma_w": [Interval(Real, 0, None, closed="neither")],
+        "memory_budget": [Interval(Real, 0, None, closed="neither")],
     },
     prefer_skip_nested_validation=True,
 )
-def infinite_width_ntk(X, Y=None, *, train_readout=False, sigma_w=1.0):
+def infinite_width_ntk(
+    X, Y=None, *, train_readout=False, sigma_w=1.0, memory_budget=DEFAULT_MEMORY_BUDGET
+):
     """Infinite-width NTK of the two-layer ReLU network, in closed form.
 
     ``Θ∞(x, x') = ⟨x, x'⟩ (π − θ) / (2π)`` with ``θ = arccos(⟨x, x'⟩ / (‖x‖ ‖x'‖))``, plus
@@ -84,6 +97,10 @@ def infinite_width_ntk(X, Y=None, *, train_readout=False, sigma_w=1.0):
         Whether the readout layer is trained too; adds the arc-cosine (NNGP) term.
     sigma_w : float, default=1.0
         Standard deviation of the first-layer weights. Only the readout term depends on it.
+    memory_budget : int or float, default=4 * 2**30
+        Bytes the ``n_X × n_Y`` output and its ``n_X × n_Y`` temporaries may take (4 GiB by
+        default). A larger request raises a ValueError naming the size before anything is
+        allocated: compute the kernel for row blocks of ``X`` instead.
 
     Returns
     -------
@@ -98,10 +115,14 @@ def infinite_width_ntk(X, Y=None, *, train_readout=False, sigma_w=1.0):
 
     Notes
     -----
-    Cosines are clipped to ``[-1, 1]`` before ``arccos``. Near ``θ = 0`` the arccos amplifies the
-    round-off of the cosine (``δθ ≈ √(2 δu)``), so entries for distinct but nearly parallel rows
-    carry a relative error up to about 1e-8; the diagonal of ``k(X, X)`` is exact. The cost is
-    O(n_X n_Y d) for the Gram matrix plus a few elementwise passes over the ``n_X × n_Y`` output.
+    ``X`` and ``Y`` are divided by powers of two (exact) before the products and the result is
+    multiplied back (exact), so the kernel is right wherever its entries fit float64, whatever
+    the scale of the inputs; a ValueError names an overflow or underflow of the kernel itself
+    (e.g. ``max|x| ≈ 1e200``). Cosines are clipped to ``[-1, 1]`` before ``arccos``. Near
+    ``θ = 0`` the arccos amplifies the round-off of the cosine (``δθ ≈ √(2 δu)``), so entries for
+    distinct but nearly parallel rows carry a relative error up to about 1e-8; the diagonal of
+    ``k(X, X)`` is exact. The cost is O(n_X n_Y d) for the Gram matrix plus a few elementwise
+    passes over the ``n_X × n_Y`` output.
 
     Examples
     --------
@@ -123,9 +144,22 @@ def infinite_width_ntk(X, Y=None, *, train_readout=False, sigma_w=1.0):
                 f"Y has {Y.shape[1]} features but X has {X.shape[1]}; pass arrays with the same "
                 "number of columns."
             )
+    n_x, n_y = X.shape[0], Y.shape[0]
+    check_allocation(
+        _NTK_ARRAYS * n_x * n_y * np.dtype(np.float64).itemsize,
+        memory_budget,
+        what=f"infinite_width_ntk: the {n_x}×{n_y} float64 kernel with its {_NTK_ARRAYS - 1} "
+        f"temporaries of that size",
+        way_out="compute it for row blocks of X (infinite_width_ntk(X[i:j], Y)), or on fewer rows",
+    )
+    X, e_x = scale_by_pow2(X)  # exact; every term is homogeneous of degree 1 in x and in y
+    Y, e_y = (X, e_x) if symmetric else scale_by_pow2(Y)
     norms_x = _row_norms(X)
     norms_y = norms_x if symmetric else _row_norms(Y)
-    return _ntk(X, Y, norms_x, norms_y, bool(train_readout), float(sigma_w), symmetric)
+    K = _ntk(X, Y, norms_x, norms_y, bool(train_readout), float(sigma_w), symmetric)
+    return ldexp_checked(
+        K, e_x + e_y, what="infinite_width_ntk: the kernel", fix="rescale X (and Y)"
+    )
 
 
 class TwoLayerReLUNTK(Kernel):
@@ -231,10 +265,12 @@ class TwoLayerReLUNTK(Kernel):
             ``‖x‖² / 2`` (plus ``σ_w² ‖x‖² / 2`` with a trained readout).
         """
         train_readout, sigma_w = self._checked_params()
-        X = check_array(X, dtype=np.float64, input_name="X")
+        X, e = scale_by_pow2(check_array(X, dtype=np.float64, input_name="X"))
         sq_norms = np.einsum("ij,ij->i", X, X)
         scale = 0.5 * (1.0 + sigma_w**2) if train_readout else 0.5
-        return scale * sq_norms
+        return ldexp_checked(
+            scale * sq_norms, 2 * e, what="TwoLayerReLUNTK: the diagonal", fix="rescale X"
+        )
 
     def is_stationary(self):
         """Whether the kernel is stationary (it is not).

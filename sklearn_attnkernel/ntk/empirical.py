@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
+from .._utils.scale import ldexp_checked, scale_by_pow2
 from ..networks.modules import TwoLayerReLU, resolve_device, unwrap_model
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["empirical_ntk"]
 
 _FLOAT64_BYTES = 8
+_RESCALE = "rescale X (and Y), e.g. with sklearn.preprocessing.Normalizer"
 _DEFAULT_MEMORY_BUDGET = 4 * 2**30  # 4 GiB
 # Largest row block when block_size=None: bigger blocks gain little BLAS efficiency.
 _MAX_AUTO_BLOCK = {"analytic": 2048, "jacobian": 256}
@@ -185,6 +187,18 @@ def _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
     return out
 
 
+def _scaled_analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget):
+    """The closed form on ``X``, ``Y`` divided by powers of two, shifted back (both exact).
+
+    It is homogeneous of degree 1 in x and in y (no bias, patterns scale-free), so this is the
+    kernel itself wherever it fits float64; a ValueError names an overflow or underflow.
+    """
+    X, e_x = scale_by_pow2(X)
+    Y, e_y = (X, e_x) if symmetric else scale_by_pow2(Y)
+    K = _analytic_ntk(module, X, Y, symmetric, block_size, device, memory_budget)
+    return ldexp_checked(K, e_x + e_y, what="empirical_ntk: the kernel", fix=_RESCALE)
+
+
 def _jacobian_block(*, n_x, n_y, y_size, n_outputs, n_params, block_size, budget):
     """Row block of the Jacobian path within the memory budget."""
     jac_row_bytes = n_outputs * n_params * _FLOAT64_BYTES
@@ -335,7 +349,8 @@ def empirical_ntk(
     ------
     ValueError
         If the estimated memory exceeds ``memory_budget``, the module has no trainable
-        parameter, or the feature counts disagree.
+        parameter, the feature counts disagree, or the kernel overflows (or, for the analytic
+        path, underflows) float64; the message names the overflow.
     TypeError
         If ``model`` is of an unsupported type, or ``method="analytic"`` is asked for a module
         that is not a ``TwoLayerReLU``.
@@ -349,7 +364,9 @@ def empirical_ntk(
     -----
     The computation is always in float64, whatever the module's dtype: the analytic path casts
     copies of ``W`` and ``A``, the Jacobian path a deep copy of the module (in ``eval`` mode).
-    The module itself is never modified. In the analytic path, when ``c ≡ 1`` the pattern product
+    The module itself is never modified. The analytic path works on ``X`` and ``Y`` divided by
+    powers of two (exact) and multiplies the kernel back (exact), so it is right at any input
+    scale whose kernel fits float64. In the analytic path, when ``c ≡ 1`` the pattern product
     ``S_X S_Yᵀ`` counts co-active units and is done in float32, which is exact for integers below
     2²⁴ (so for any width below 16 777 216).
 
@@ -401,6 +418,12 @@ def empirical_ntk(
                 f"method='analytic' needs a TwoLayerReLU module, got {type(module).__name__}; use "
                 "method='jacobian' (or 'auto')."
             )
-        return _analytic_ntk(module, X, Y, symmetric, block_size, dev, memory_budget)
+        return _scaled_analytic_ntk(module, X, Y, symmetric, block_size, dev, memory_budget)
     n_outputs = _n_outputs(module, X.shape[1], dev)
-    return _jacobian_ntk(module, X, Y, symmetric, block_size, dev, memory_budget, n_outputs)
+    K = _jacobian_ntk(module, X, Y, symmetric, block_size, dev, memory_budget, n_outputs)
+    if not np.all(np.isfinite(K)):
+        raise ValueError(
+            "empirical_ntk: the kernel is not finite: the network's Jacobians overflowed float64 "
+            f"(max|x| = {np.abs(X).max():.3g}); {_RESCALE}."
+        )
+    return K

@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_array, check_consistent_length
 from torch import nn
 
+from .._utils.scale import max_abs, pow2_exponent, scale_by_pow2
 from .._utils.vocabulary import ARCHITECTURES, ATTENTION_OF_ARCHITECTURE
 from ..kernels.ntk import infinite_width_ntk
 from ..networks.modules import TwoLayerReLU, initial_module, unwrap_model
@@ -93,14 +94,29 @@ def ntk_distance(K_m, K_inf, metric="frobenius"):
             f"K_m has shape {K_m.shape} but K_inf has shape {K_inf.shape}; compute both kernels "
             "on the same points."
         )
+    if metric == "frobenius":
+        # both kernels by one power of two (exact): the ratio of norms cannot overflow
+        e = pow2_exponent(max(max_abs(K_m), max_abs(K_inf)))
+        K_m, K_inf = np.ldexp(K_m, -e), np.ldexp(K_inf, -e)
+        norm_inf = np.linalg.norm(K_inf)
+        if norm_inf == 0:
+            raise ZeroKernelError(
+                "K_inf is exactly zero (every entry is 0.0), so the relative distance is undefined."
+            )
+        return float(np.linalg.norm(K_m - K_inf) / norm_inf)
+    # each kernel by its own power of two: the cosine is then exactly scale-invariant
+    K_m, _ = scale_by_pow2(K_m)
+    K_inf, _ = scale_by_pow2(K_inf)
     norm_inf = np.linalg.norm(K_inf)
     if norm_inf == 0:
-        raise ZeroKernelError("K_inf is all zeros, so the relative distance is undefined.")
-    if metric == "frobenius":
-        return float(np.linalg.norm(K_m - K_inf) / norm_inf)
+        raise ZeroKernelError(
+            "K_inf is exactly zero (every entry is 0.0), so the cosine distance is undefined."
+        )
     norm_m = np.linalg.norm(K_m)
     if norm_m == 0:
-        raise ZeroKernelError("K_m is all zeros, so the cosine distance is undefined.")
+        raise ZeroKernelError(
+            "K_m is exactly zero (every entry is 0.0), so the cosine distance is undefined."
+        )
     return float(1.0 - np.vdot(K_m, K_inf) / (norm_m * norm_inf))
 
 
@@ -126,13 +142,44 @@ def _ntk_regression(module, Z_train, targets, Z_eval, alpha):
     return krr.predict(K_eval).reshape(Z_eval.shape[0], -1)
 
 
+def _norm(A):
+    """``‖A‖_F`` without intermediate overflow or underflow (power-of-two rescaling)."""
+    A, e = scale_by_pow2(np.asarray(A))
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(np.linalg.norm(A), e))
+
+
 def _distance(f_m, f_ntk, normalize):
-    distance = float(np.linalg.norm(f_m - f_ntk))
+    for name, f in (("the network's outputs", f_m), ("the NTK predictor", f_ntk)):
+        if not np.all(np.isfinite(f)):
+            raise ValueError(
+                f"{name} on X_eval are not finite (they overflowed float64); rescale the inputs, "
+                "e.g. with sklearn.preprocessing.Normalizer."
+            )
+    with np.errstate(over="ignore"):
+        difference = f_m - f_ntk
+    if not np.all(np.isfinite(difference)):
+        raise ValueError(
+            "f_m − f_NTK overflows float64 on X_eval; rescale the inputs, e.g. with "
+            "sklearn.preprocessing.Normalizer."
+        )
     if normalize:
-        scale = float(np.linalg.norm(f_ntk))
-        if scale == 0:
-            raise ValueError("The NTK predictor is zero on X_eval; use normalize=False.")
-        distance /= scale
+        if not np.any(f_ntk):
+            raise ValueError(
+                "The NTK predictor is exactly zero on X_eval, so the relative distance is "
+                "undefined; use normalize=False."
+            )
+        # the ratio of two norms, each computed at its own power-of-two scale
+        f_d, e_d = scale_by_pow2(difference)
+        f_n, e_n = scale_by_pow2(np.asarray(f_ntk))
+        with np.errstate(over="ignore", under="ignore"):
+            return float(np.ldexp(np.linalg.norm(f_d) / np.linalg.norm(f_n), e_d - e_n))
+    distance = _norm(difference)
+    if not np.isfinite(distance):
+        raise ValueError(
+            "‖f_m − f_NTK‖ overflows float64 on X_eval; rescale the inputs, or pass "
+            "normalize=True for the relative distance."
+        )
     return distance
 
 

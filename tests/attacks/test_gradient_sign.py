@@ -253,3 +253,42 @@ def test_bad_objectives_and_inputs(attack):
         attack(lambda z: torch.tensor(1.0), X)
     with pytest.raises(ValueError, match="'objective'"):
         attack("loss", X)
+
+
+# ------------------------------------------------------------------- non-finite input (#11)
+_ATTACKS = [
+    lambda objective, x: fgsm(objective, x, epsilon=0.1),
+    lambda objective, x: pgd(
+        objective, x, epsilon=0.1, steps=3, step_size=0.05, random_start=False
+    ),
+    lambda objective, x: mim(
+        objective, x, epsilon=0.1, steps=3, step_size=0.05, random_start=False
+    ),
+]
+_NAMES = ["fgsm", "pgd", "mim"]
+
+
+@pytest.mark.parametrize("attack", _ATTACKS, ids=_NAMES)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_x_is_refused_naming_rows(attack, bad):
+    x = torch.zeros(4, 3, dtype=torch.float64)
+    x[2, 1] = bad
+    with pytest.raises(ValueError, match=r"x contains NaN or infinite values \(rows 2\)"):
+        attack(lambda z: z.sum(), x)
+
+
+@pytest.mark.parametrize("attack", _ATTACKS, ids=_NAMES)
+def test_nan_objective_is_refused_not_returned_unperturbed(attack):
+    x = torch.ones(4, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"objective\(x\) is nan \(not finite\)"):
+        attack(lambda z: (z * float("nan")).sum(), x)
+    with pytest.raises(ValueError, match=r"objective\(x\) is inf \(not finite\)"):
+        attack(lambda z: (z * 1e308).sum() * 10.0, x)
+
+
+@pytest.mark.parametrize("attack", _ATTACKS, ids=_NAMES)
+def test_non_finite_gradient_is_refused(attack):
+    x = torch.zeros(4, 3, dtype=torch.float64)
+    # sqrt has an infinite derivative at 0 while the objective is finite
+    with pytest.raises(ValueError, match=r"gradient of objective.*12 non-finite entries"):
+        attack(lambda z: torch.sqrt(z.abs()).sum(), x)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.preprocessing import normalize
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_attnkernel import (
@@ -24,6 +25,7 @@ from sklearn_attnkernel import (
     SoftmaxAttention,
     linearized_attention_operator,
 )
+from sklearn_attnkernel._utils.rows import ZeroRowsWarning
 
 
 def _readonly(A):
@@ -317,36 +319,61 @@ def test_feature_collapse_on_digits():
 # --------------------------------------------------------------------------------------------
 
 
-def test_zero_norm_rows_raise_with_indices(data):
+def test_zero_rows_stay_zero_with_a_warning_naming_them(data):
     X_ref, X_new = data
     X_bad = np.array(X_new)
     X_bad[[2, 5]] = 0.0
     attn = LinearizedAttention().fit(X_ref)
-    with pytest.raises(
-        ValueError, match=r"2 output row\(s\) \(row indices 2, 5\).*normalize=False"
-    ):
-        attn.transform(X_bad)
-    out = clone(attn).set_params(normalize=False).fit(X_ref).transform(X_bad)
+    with pytest.warns(ZeroRowsWarning, match=r"2 output row\(s\) \(row indices 2, 5\)"):
+        out = attn.transform(X_bad)
+    # sklearn.preprocessing.normalize is the reference behaviour: zero rows stay zero
+    expected = normalize(X_bad @ X_ref.T @ X_ref)
     np.testing.assert_array_equal(out[[2, 5]], 0.0)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
 
 
-def test_zero_norm_row_orthogonal_to_reference_span(rng):
+def test_zero_row_orthogonal_to_reference_span_is_left_zero(rng):
     X_ref = np.hstack([rng.standard_normal((10, 3)), np.zeros((10, 1))])
     many = np.tile([0.0, 0.0, 0.0, 1.0], (14, 1))  # orthogonal to every reference row
-    with pytest.raises(ValueError, match=r"row indices 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 4 more"):
-        LinearizedAttention().fit(X_ref).transform(many)
+    with pytest.warns(
+        ZeroRowsWarning, match=r"row indices 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 4 more"
+    ):
+        out = LinearizedAttention().fit(X_ref).transform(many)
+    np.testing.assert_array_equal(out, 0.0)
 
 
-def test_softmax_zero_output_row_raises():
+def test_softmax_zero_output_row_is_left_zero():
     X_ref = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    with pytest.raises(ValueError, match=r"row indices 1\b"):
-        SoftmaxAttention().fit(X_ref).transform([[1.0, 0.0], [0.0, 1.0]])
+    with pytest.warns(ZeroRowsWarning, match=r"row indices 1\b"):
+        out = SoftmaxAttention().fit(X_ref).transform([[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(out[1], 0.0)
+    # (w, 0) with w > 0 normalises to exactly (1, 0): one nonzero entry, divided by itself
+    np.testing.assert_array_equal(out[0], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("exponent", [-1000, -600, -3, 5, 700, 990])
+def test_linearized_normalised_output_is_bit_invariant_to_power_of_two_scale(data, exponent):
+    X_ref, X_new = data
+    attn = LinearizedAttention().fit(X_ref)
+    expected = attn.transform(X_new)
+    scaled = np.ldexp(X_new, exponent)  # exact for these inputs (no subnormals)
+    assert np.array_equal(np.ldexp(scaled, -exponent), X_new)
+    np.testing.assert_array_equal(attn.transform(scaled), expected)
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e-200, 1e200, 1e300])
+def test_linearized_normalised_output_is_invariant_to_any_scale(data, factor):
+    X_ref, X_new = data
+    attn = LinearizedAttention().fit(X_ref)
+    # independent computation: the cosine direction of the unscaled features
+    expected = normalize(X_new @ attn.operator_)
+    np.testing.assert_allclose(attn.transform(X_new * factor), expected, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("Estimator", [LinearizedAttention, SoftmaxAttention])
 def test_overflow_raises(Estimator):
     X = np.array([[1e200, 1.0], [1.0, 1e200], [1.0, 1.0]])
-    with pytest.raises(ValueError, match="not finite"):
+    with pytest.raises(ValueError, match=r"not finite.*overflowed float64"):
         Estimator(normalize=False).fit(X).transform(X)
 
 
@@ -479,7 +506,8 @@ def test_object_dtype_numbers_accepted(data):
     X_ref, X_new = data
     expected = LinearizedAttention().fit(X_ref).transform(X_new)
     out = LinearizedAttention().fit(X_ref.astype(object)).transform(X_new.astype(object))
-    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    # the same float64 values reach the same code path: identical by construction
+    np.testing.assert_array_equal(out, expected)
 
 
 @pytest.mark.parametrize(
@@ -562,3 +590,21 @@ def test_projections_are_kept_as_a_fitted_attribute(data, rng):
         for fitted, given_ in zip(triple, W, strict=True):
             np.testing.assert_array_equal(fitted, given_)
             assert not np.shares_memory(fitted, given_)
+
+
+def test_softmax_block_memory_is_checked_before_allocating(data):
+    X_ref, X_new = data
+    n_ref = X_ref.shape[0]
+    attn = SoftmaxAttention(block_size=1000, memory_budget=2 * 8 * n_ref * 3).fit(X_ref)
+    block = min(1000, X_new.shape[0])
+    with pytest.raises(
+        ValueError, match=rf"2 float64 score blocks of {block}×{n_ref} .*block_size <= 3"
+    ):
+        attn.transform(X_new)
+    # the suggested block size fits and gives the same result as one big block
+    small = attn.set_params(block_size=3).transform(X_new)
+    np.testing.assert_allclose(small, SoftmaxAttention().fit(X_ref).transform(X_new), rtol=1e-13)
+    # the case: n = 200 000 rows against 200 000 reference rows in one block
+    big = np.ones((200_000, 1))
+    with pytest.raises(ValueError, match=r"needs 596\.05 GiB.*block_size <= 1342"):
+        SoftmaxAttention(block_size=200_000).fit(big).transform(big)

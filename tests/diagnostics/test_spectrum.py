@@ -119,7 +119,7 @@ def test_sparse_input_refused_by_exact():
         ([[1.0 + 1j, 0.0], [0.0, 1.0]], "Complex"),
         (np.array([[1.0, 2.0], [3.0, 4.0]], dtype=object), "dtype object"),
         ([["a", "b"], ["c", "d"]], "string"),
-        (np.zeros((4, 3)), "all zeros"),
+        (np.zeros((4, 3)), "every entry of X is exactly zero"),
         ([1.0, 2.0, 3.0], "Expected 2D"),
     ],
 )

@@ -9,7 +9,9 @@ from sklearn.gaussian_process.kernels import WhiteKernel
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import normalize
 
+from sklearn_attnkernel._utils.rows import ZeroRowsWarning
 from sklearn_attnkernel.kernels.gram import GramInducedKernel
 
 
@@ -53,7 +55,7 @@ def test_cross_matrix_is_x_c_squared_y(data):
     np.testing.assert_allclose(GramInducedKernel(X)(Y, X), Y @ C @ C @ X.T, rtol=1e-12)
     K = GramInducedKernel(X)(Y)
     np.testing.assert_allclose(K, Y @ C @ C @ Y.T, rtol=1e-12)
-    np.testing.assert_array_equal(K, K.T)
+    np.testing.assert_array_equal(K, K.T)  # exact: __call__ symmetrises k(X, X)
 
 
 def test_normalize_is_cosine_of_attention_features(data):
@@ -96,7 +98,7 @@ def test_clone_equality_and_repr(data):
     assert GramInducedKernel(sp.csr_matrix(X)) == GramInducedKernel(sp.csr_matrix(X))
     assert GramInducedKernel(sp.csr_matrix(X)) != GramInducedKernel(X)
     assert repr(kernel) == "GramInducedKernel(reference=<array of shape (25, 4)>, normalize=True)"
-    assert set(kernel.get_params()) == {"reference", "normalize"}
+    assert set(kernel.get_params()) == {"reference", "normalize", "memory_budget"}
 
 
 def test_no_hyperparameters_and_empty_gradient(data):
@@ -161,18 +163,67 @@ def test_pipeline_is_the_leak_free_equivalent(data):
     assert not np.allclose(leaky, pipeline_cv, rtol=1e-3)
 
 
-def test_zero_attention_features_raise_naming_rows():
+def test_zero_attention_features_give_zero_entries_with_a_warning():
     reference = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
     X = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 1.0], [0.0, 0.0, -1.0]])
     kernel = GramInducedKernel(reference, normalize=True)
-    with pytest.raises(ValueError, match=r"X rows \[1, 3\] are zero"):
-        kernel(X)
-    with pytest.raises(ValueError, match=r"Y rows \[0\] are zero"):
-        kernel(X[[0, 2]], X[[1]])
-    with pytest.raises(ValueError, match=r"rows \[1, 3\]"):
-        kernel.diag(X)
+    with pytest.warns(ZeroRowsWarning, match=r"X rows \[1, 3\] are exactly zero"):
+        K = kernel(X)
+    # independent: cosine of the features, zero rows left zero as sklearn's normalize does
+    F = normalize(X @ reference.T @ reference)
+    np.testing.assert_allclose(K, F @ F.T, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(K[[1, 3]], 0.0)
+    with pytest.warns(ZeroRowsWarning, match=r"Y rows \[0\] are exactly zero"):
+        np.testing.assert_array_equal(kernel(X[[0, 2]], X[[1]]), 0.0)
+    with pytest.warns(ZeroRowsWarning, match=r"rows \[1, 3\]"):
+        np.testing.assert_array_equal(kernel.diag(X), [1.0, 0.0, 1.0, 0.0])
     # without normalisation those rows are simply zero
     np.testing.assert_array_equal(GramInducedKernel(reference)(X)[1], np.zeros(4))
+
+
+@pytest.mark.parametrize("exponents", [(0, -1000), (-600, 5), (700, -3), (990, 990)])
+def test_normalised_kernel_is_bit_invariant_to_power_of_two_scales(data, exponents):
+    X, _, _ = data
+    Y = X[::-1] + 0.5
+    expected = GramInducedKernel(X, normalize=True)(X, Y)
+    e_ref, e_x = exponents
+    scaled = GramInducedKernel(np.ldexp(X, e_ref), normalize=True)(np.ldexp(X, e_x), Y)
+    np.testing.assert_array_equal(scaled, expected)
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e-150, 1e200, 1e300])
+def test_normalised_kernel_is_invariant_to_any_scale(data, factor):
+    X, _, _ = data
+    F = normalize(X @ X.T @ X)
+    K = GramInducedKernel(X * factor, normalize=True)(X * factor)
+    np.testing.assert_allclose(K, F @ F.T, rtol=1e-12, atol=1e-14)
+    assert np.abs(K).max() > 0.5  # not the zero matrix of issue #11
+
+
+def test_unnormalised_kernel_is_right_or_names_the_overflow(data):
+    X, _, _ = data
+    G = X @ X.T
+    expected = G @ G @ G
+    # 2^40 · X: C² scales by 2^160 and k by 2^240, all representable: exact power-of-two shift
+    K = GramInducedKernel(np.ldexp(X, 40))(np.ldexp(X, 40))
+    np.testing.assert_allclose(K, np.ldexp(expected, 240), rtol=1e-11)
+    with pytest.raises(ValueError, match=r"overflows float64.*rescale"):
+        GramInducedKernel(X * 1e80)(X)
+    with pytest.raises(ValueError, match=r"underflows float64.*rescale"):
+        GramInducedKernel(X * 1e-80)(X)
+    with pytest.raises(ValueError, match="overflows float64"):
+        GramInducedKernel(X * 1e80).diag(X)
+
+
+def test_memory_budget_is_checked_before_allocating(data):
+    X, _, _ = data
+    with pytest.raises(
+        ValueError, match=r"25×25 float64 kernel matrix needs 0\.00 GiB.*row blocks"
+    ):
+        GramInducedKernel(X, memory_budget=1000)(X)
+    assert GramInducedKernel(X, memory_budget=25 * 25 * 8)(X).shape == (25, 25)
+    with pytest.raises(ValueError, match="memory_budget must be"):
+        GramInducedKernel(X, memory_budget=0)(X)
 
 
 @pytest.mark.parametrize(

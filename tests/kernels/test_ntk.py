@@ -54,7 +54,7 @@ def test_matches_brute_force_and_properties(data, train_readout, sigma_w):
         K, _brute_force(X, Y, train_readout, sigma_w), rtol=1e-12, atol=1e-14
     )
     K_xx = infinite_width_ntk(X, train_readout=train_readout, sigma_w=sigma_w)
-    np.testing.assert_array_equal(K_xx, K_xx.T)
+    np.testing.assert_array_equal(K_xx, K_xx.T)  # exact: the Gram matrix is symmetrised
     assert np.linalg.eigvalsh(K_xx).min() > -1e-12
     # positively homogeneous of degree 1 in each argument
     np.testing.assert_allclose(
@@ -62,7 +62,8 @@ def test_matches_brute_force_and_properties(data, train_readout, sigma_w):
     )
     # Y=None has the exact diagonal of the kernel's diag
     kernel = TwoLayerReLUNTK(train_readout=train_readout, sigma_w=sigma_w)
-    np.testing.assert_allclose(np.diag(K_xx), kernel.diag(X), rtol=1e-14)
+    # a 5-term dot product of positive squares (BLAS vs einsum) and ·π/(2π): a few ulps apart
+    np.testing.assert_allclose(np.diag(K_xx), kernel.diag(X), rtol=32 * np.finfo(float).eps)
 
 
 def test_known_values():
@@ -184,3 +185,42 @@ def test_bad_input(data):
         infinite_width_ntk(np.array([[np.nan, 1.0]]))
     with pytest.raises(ValueError, match="sigma_w"):
         infinite_width_ntk(X, sigma_w=0.0)
+
+
+# ------------------------------------------------------------------------- scale and memory (#11)
+@pytest.mark.parametrize(("e_x", "e_y"), [(-500, -500), (-1000, 900), (400, 100), (3, -7)])
+@pytest.mark.parametrize("train_readout", [False, True])
+def test_power_of_two_scales_shift_the_kernel_exactly(data, e_x, e_y, train_readout):
+    X, Y = data
+    expected = infinite_width_ntk(X, Y, train_readout=train_readout)
+    K = infinite_width_ntk(np.ldexp(X, e_x), np.ldexp(Y, e_y), train_readout=train_readout)
+    # degree-1 homogeneous in x and in y: the kernel scales by exactly 2^(e_x + e_y)
+    np.testing.assert_array_equal(K, np.ldexp(expected, e_x + e_y))
+
+
+@pytest.mark.parametrize("factor", [1e-150, 1e-100, 1e100, 1e150])
+def test_any_scale_is_right_where_representable(data, factor):
+    X, Y = data
+    # independent: the scalar formula on the unscaled rows, times factor² (exact homogeneity)
+    expected = _brute_force(X, Y, True, 1.0) * factor**2
+    K = infinite_width_ntk(X * factor, Y * factor, train_readout=True)
+    np.testing.assert_allclose(K, expected, rtol=1e-7, atol=0)  # arccos near θ = 0: see Notes
+
+
+@pytest.mark.parametrize(("factor", "word"), [(1e200, "overflows"), (1e-200, "underflows")])
+def test_overflow_and_underflow_are_named(data, factor, word):
+    X, _ = data
+    with pytest.raises(ValueError, match=rf"kernel {word} float64.*rescale X"):
+        infinite_width_ntk(X * factor)
+    with pytest.raises(ValueError, match=rf"diagonal {word} float64"):
+        TwoLayerReLUNTK().diag(X * factor)
+
+
+def test_memory_budget_is_checked_before_allocating(data):
+    X, Y = data
+    # 6 float64 arrays of 9 × 4 entries: 1728 bytes
+    with pytest.raises(ValueError, match=r"9×4 float64 kernel.*row blocks of X"):
+        infinite_width_ntk(X, Y, memory_budget=1727)
+    assert infinite_width_ntk(X, Y, memory_budget=1728).shape == (9, 4)
+    with pytest.raises(ValueError, match=r"200000×200000 float64 kernel.*needs 1788\.14 GiB"):
+        infinite_width_ntk(np.broadcast_to(X[:1], (200_000, 5)))

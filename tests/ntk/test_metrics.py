@@ -21,6 +21,7 @@ from sklearn_attnkernel import (
     ntk_distance,
     ntk_width_sweep,
 )
+from sklearn_attnkernel.ntk.metrics import ZeroKernelError
 
 
 def _readonly(A):
@@ -66,9 +67,9 @@ def test_ntk_distance_bad_input():
     K = np.eye(3)
     with pytest.raises(ValueError, match="shape"):
         ntk_distance(K, np.eye(4))
-    with pytest.raises(ValueError, match="all zeros"):
+    with pytest.raises(ZeroKernelError, match="exactly zero"):
         ntk_distance(K, np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="all zeros"):
+    with pytest.raises(ZeroKernelError, match="exactly zero"):
         ntk_distance(np.zeros((3, 3)), K, metric="cosine")
     with pytest.raises(ValueError, match="metric"):
         ntk_distance(K, K, metric="spectral")
@@ -255,3 +256,56 @@ def test_sweep_rejects_bad_arguments_before_any_fit(tiny, kwargs, match, monkeyp
     arguments = {"architecture": "relu", **kwargs}
     with pytest.raises(ValueError, match=match):
         ntk_width_sweep(arguments.pop("architecture"), X, y, **arguments)
+
+
+# ------------------------------------------------------------------------------ scale (#11)
+@pytest.mark.parametrize(("e_m", "e_inf"), [(-1000, 0), (900, -900), (5, 5)])
+def test_cosine_distance_is_bit_invariant_to_power_of_two_scales(e_m, e_inf):
+    rng = np.random.default_rng(4)
+    K_m, K_inf = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    expected = ntk_distance(K_m, K_inf, metric="cosine")
+    scaled = ntk_distance(np.ldexp(K_m, e_m), np.ldexp(K_inf, e_inf), metric="cosine")
+    assert scaled == expected
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e-200, 1e200, 1e300])
+def test_distances_are_invariant_to_any_common_scale(factor):
+    rng = np.random.default_rng(5)
+    K_m, K_inf = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    # independent: the definitions, on the unscaled kernels
+    frobenius = np.sqrt(((K_m - K_inf) ** 2).sum() / (K_inf**2).sum())
+    cosine = 1 - (K_m * K_inf).sum() / np.sqrt((K_m**2).sum() * (K_inf**2).sum())
+    got = ntk_distance(K_m * factor, K_inf * factor)
+    np.testing.assert_allclose(got, frobenius, rtol=1e-12)
+    got_cos = ntk_distance(K_m * factor, K_inf, metric="cosine")
+    np.testing.assert_allclose(got_cos, cosine, rtol=1e-12)
+
+
+@pytest.mark.parametrize("exponent", [-500, -300, 300, 500])
+def test_empirical_ntk_analytic_shifts_exactly_with_power_of_two_scale(exponent):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(7, 3))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = TwoLayerReLU(3, 64, 1, train_readout=True)
+    expected = empirical_ntk(net, X, method="analytic")
+    K = empirical_ntk(net, np.ldexp(X, exponent), method="analytic")
+    # homogeneous of degree 2 in the inputs, patterns unchanged: exactly 2^(2·exponent)
+    np.testing.assert_array_equal(K, np.ldexp(expected, 2 * exponent))
+
+
+def test_empirical_ntk_overflow_is_named():
+    X = np.random.default_rng(7).normal(size=(5, 3))
+    net = TwoLayerReLU(3, 16, 1)
+    with pytest.raises(ValueError, match=r"kernel overflows float64.*rescale X"):
+        empirical_ntk(net, X * 1e200, method="analytic")
+    with pytest.raises(ValueError, match=r"not finite.*overflowed float64"):
+        empirical_ntk(net, X * 1e200, method="jacobian")
+
+
+def test_function_space_distance_names_overflow_at_large_scale():
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=10)
+    net = TwoLayerReLU(3, 16, 1)
+    with pytest.raises(ValueError, match="overflows float64"):
+        function_space_distance(net, X * 1e200, y, X * 1e200)
