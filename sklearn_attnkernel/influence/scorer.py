@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.input_space import check_input_space, with_fit_columns
 from .._utils.vocabulary import ATTACKS
 from .estimators import influence_scores
 from .metrics import (
@@ -228,7 +229,9 @@ class InfluenceMalleability:
         estimator : estimator instance
             A fitted network or pipeline recording its training data as ``X_fit_``/``y_fit_``.
         X : array-like of shape (n_samples, n_features)
-            Held-out inputs: the test points of the influence.
+            Held-out inputs: the test points of the influence. Checked as ``predict`` checks
+            its input: a DataFrame must have the columns of ``fit``, in the same order; sparse
+            input is refused (densify it with ``.toarray()``).
         y : array-like of shape (n_samples,)
             Held-out labels.
 
@@ -245,13 +248,15 @@ class InfluenceMalleability:
         self._validate_params()
         check_is_fitted(estimator)
         X_train, y_train = _training_data(estimator)
-        X_test, y_test = np.asarray(X), np.asarray(y)
+        X_test, y_test = check_input_space(estimator, X, input_name="X"), np.asarray(y)
         rng = check_random_state(self.random_state)
         if self.n_test is not None and self.n_test < X_test.shape[0]:
             rows = np.sort(rng.choice(X_test.shape[0], size=self.n_test, replace=False))
             X_test, y_test = X_test[rows], y_test[rows]
         attack_seed = int(rng.randint(np.iinfo(np.int32).max))
         options = {"kernel": self.kernel, "alpha": self.alpha}
+        # validated rows in the fitted column order, labelled as in fit
+        X_test, X_train = with_fit_columns(estimator, X_test), with_fit_columns(estimator, X_train)
 
         before = influence_scores(
             estimator, X_test, y_test, X_train=X_train, y_train=y_train, **options
@@ -278,6 +283,7 @@ class InfluenceMalleability:
             clip=None if self.clip is None else tuple(self.clip),
             random_state=attack_seed,
         )
+        X_perturbed = with_fit_columns(estimator, X_perturbed)
         model = clone(estimator).fit(X_perturbed, y_train) if self.refit else estimator
         after = influence_scores(
             model, X_test, y_test, X_train=X_perturbed, y_train=y_train, **options

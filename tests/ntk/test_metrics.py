@@ -21,6 +21,7 @@ from sklearn_attnkernel import (
     ntk_distance,
     ntk_width_sweep,
 )
+from tests.conftest import COLUMN_ORDER_MESSAGE, frames
 
 
 def _readonly(A):
@@ -255,3 +256,24 @@ def test_sweep_rejects_bad_arguments_before_any_fit(tiny, kwargs, match, monkeyp
     arguments = {"architecture": "relu", **kwargs}
     with pytest.raises(ValueError, match=match):
         ntk_width_sweep(arguments.pop("architecture"), X, y, **arguments)
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_function_space_distance_checks_the_column_order(pipeline):
+    rng = np.random.default_rng(4)
+    X = rng.uniform(size=(20, 4))
+    y = np.arange(20) % 2
+    df, permuted = frames(X)
+    net = TwoLayerReLUClassifier(
+        width=16, max_epochs=2, dtype="float64", device="cpu", random_state=0
+    )
+    model = Pipeline([("norm", Normalizer()), ("net", net)]) if pipeline else net
+    model.fit(df, y)
+    for X_train, X_eval, name in ((permuted, df, "X_train"), (df, permuted, "X_eval")):
+        with pytest.raises(ValueError, match=f"(?s){name}: .*{COLUMN_ORDER_MESSAGE}"):
+            function_space_distance(model, X_train, y, X_eval)
+    # in the fitted order: the distance of the same rows as arrays (which draw sklearn's
+    # warning, as predict does), exactly
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        expected = function_space_distance(model, X, y, X)
+    assert function_space_distance(model, df, y, df) == expected
