@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array
 
 from .._utils.input_space import check_input_space, with_fit_columns
 from ..attention.transformers import LinearizedAttention, SoftmaxAttention
+from .health import ON_NEAR_CHANCE, check_training_skill
 from .loo import loo_influence
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def network_features(steps, X_test, X_train):
         "loss": [StrOptions({"squared", "cross_entropy"})],
         "reduce": [StrOptions({"mean"}), None],
         "return_condition": ["boolean"],
+        "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
     },
     prefer_skip_nested_validation=True,
 )
@@ -106,6 +108,7 @@ def influence_scores(
     loss="squared",
     reduce="mean",
     return_condition=False,
+    on_near_chance="warn",
 ):
     """Exact leave-one-out influence of each training point of a fitted network.
 
@@ -149,6 +152,15 @@ def influence_scores(
         ``"mean"`` averages over the test points; ``None`` returns the full matrix.
     return_condition : bool, default=False
         Also return the condition number of the kernel ridge system (see Returns).
+    on_near_chance : {"warn", "raise", "ignore"}, default="warn"
+        What to do when the network is near chance on its own training set (training accuracy
+        at most 10 % of the way from the majority-class share to 1, or training R² ≤ 0.1; see
+        :func:`~sklearn_attnkernel.influence.health.training_skill`): its scores then mean
+        nothing. ``"warn"`` emits a
+        :class:`~sklearn_attnkernel.influence.health.NearChanceWarning` with the measured
+        score and the chance level, ``"raise"`` raises a
+        :class:`~sklearn_attnkernel.influence.health.NearChanceError` (a ``ValueError``),
+        ``"ignore"`` skips the check.
 
     Returns
     -------
@@ -172,6 +184,13 @@ def influence_scores(
         those seen in ``fit``, or only one of ``X_train`` and ``y_train`` is given.
     NumericalCheckError
         If the kernel ridge system fails a numerical check (e.g. a too small ``alpha``).
+    NearChanceError
+        With ``on_near_chance="raise"``, if the network is near chance on its training set.
+
+    Warns
+    -----
+    NearChanceWarning
+        With ``on_near_chance="warn"``, if the network is near chance on its training set.
 
     See Also
     --------
@@ -231,6 +250,7 @@ def influence_scores(
             "(the training set the network was fitted on)."
         )
     X_test = check_input_space(estimator, X_test, input_name="X_test")
+    check_training_skill(final, on_near_chance, "influence_scores")
     check_pair(X_test, y_test, "X_test", "y_test")
     if X_train is not None:
         X_train = check_input_space(

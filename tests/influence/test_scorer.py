@@ -239,7 +239,7 @@ def test_column_order_is_checked_as_predict_does(data, refit):
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         expected = scorer(model, X[45:], y[45:])
     with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("error", ".*feature names", UserWarning)
         assert scorer(model, df_test, y[45:]) == expected
 
 
