@@ -197,3 +197,19 @@ TINY_MALLEABILITY = {
 def tiny_malleability():
     """:data:`TINY_MALLEABILITY`; read it only: derive variants as ``{**tiny_malleability}``."""
     return TINY_MALLEABILITY
+
+
+# --------------------------------------------------------------------------------------------
+# column order (issue #11 item 1): every entry point after fit checks a DataFrame's columns
+# --------------------------------------------------------------------------------------------
+#: sklearn's message for a DataFrame whose columns are those of fit in another order.
+COLUMN_ORDER_MESSAGE = "Feature names must be in the same order as they were in fit"
+
+
+def frames(*arrays):
+    """Each array as a DataFrame with columns ``f0, f1, …``, then the same frames with their
+    columns reversed (same names, other order): ``(frame_1, …, permuted_1, …)``."""
+    import pandas as pd
+
+    named = [pd.DataFrame(a, columns=[f"f{j}" for j in range(a.shape[1])]) for a in arrays]
+    return (*named, *(df[df.columns[::-1]] for df in named))

@@ -17,6 +17,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "metrics": ["influence_flip_rate", "influence_rank_correlation", "top_k_stability"],
         "estimators": ["influence_scores"],
+        "health": ["NearChanceError", "NearChanceWarning", "training_skill"],
         "scorer": ["InfluenceMalleability"],
         "interventions": ["run_intervention"],
         "training_attacks": ["attack_training_points"],

@@ -17,7 +17,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array
 
+from .._utils.input_space import check_input_space, with_fit_columns
 from ..attention.transformers import LinearizedAttention, SoftmaxAttention
+from .health import ON_NEAR_CHANCE, check_training_skill
 from .loo import loo_influence
 
 logger = logging.getLogger(__name__)
@@ -81,15 +83,16 @@ def network_features(steps, X_test, X_train):
 @validate_params(
     {
         "estimator": "no_validation",
-        "X_test": ["array-like"],
+        "X_test": ["array-like", "sparse matrix"],
         "y_test": ["array-like"],
-        "X_train": ["array-like", None],
+        "X_train": ["array-like", "sparse matrix", None],
         "y_train": ["array-like", None],
         "kernel": [StrOptions({"empirical", "infinite"})],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions({"squared", "cross_entropy"})],
         "reduce": [StrOptions({"mean"}), None],
         "return_condition": ["boolean"],
+        "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
     },
     prefer_skip_nested_validation=True,
 )
@@ -105,6 +108,7 @@ def influence_scores(
     loss="squared",
     reduce="mean",
     return_condition=False,
+    on_near_chance="warn",
 ):
     """Exact leave-one-out influence of each training point of a fitted network.
 
@@ -122,7 +126,9 @@ def influence_scores(
         :func:`~sklearn_attnkernel.make_two_layer_relu` or
         :func:`~sklearn_attnkernel.make_mlp_attn`). It is not modified.
     X_test : array-like of shape (n_test, n_features)
-        Test inputs, in the estimator's input space (before the pipeline's transformers).
+        Test inputs, in the estimator's input space (before the pipeline's transformers). A
+        DataFrame must have the columns the estimator was fitted on, in the same order, as for
+        ``predict`` (see Notes).
     y_test : array-like of shape (n_test,) or (n_test, n_outputs)
         Test labels (classifier) or targets (regressor).
     X_train : array-like of shape (n_train, n_features), default=None
@@ -146,6 +152,15 @@ def influence_scores(
         ``"mean"`` averages over the test points; ``None`` returns the full matrix.
     return_condition : bool, default=False
         Also return the condition number of the kernel ridge system (see Returns).
+    on_near_chance : {"warn", "raise", "ignore"}, default="warn"
+        What to do when the network is near chance on its own training set (training accuracy
+        at most 10 % of the way from the majority-class share to 1, or training R² ≤ 0.1; see
+        :func:`~sklearn_attnkernel.influence.health.training_skill`): its scores then mean
+        nothing. ``"warn"`` emits a
+        :class:`~sklearn_attnkernel.influence.health.NearChanceWarning` with the measured
+        score and the chance level, ``"raise"`` raises a
+        :class:`~sklearn_attnkernel.influence.health.NearChanceError` (a ``ValueError``),
+        ``"ignore"`` skips the check.
 
     Returns
     -------
@@ -162,11 +177,20 @@ def influence_scores(
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
     TypeError
-        If the estimator is not one of our networks or a pipeline ending in one.
+        If the estimator is not one of our networks or a pipeline ending in one, or
+        ``X_test`` or ``X_train`` is sparse (densify it with ``.toarray()``).
     ValueError
-        If the shapes disagree or only one of ``X_train`` and ``y_train`` is given.
+        If the shapes disagree, a set is empty, the column names or their order differ from
+        those seen in ``fit``, or only one of ``X_train`` and ``y_train`` is given.
     NumericalCheckError
         If the kernel ridge system fails a numerical check (e.g. a too small ``alpha``).
+    NearChanceError
+        With ``on_near_chance="raise"``, if the network is near chance on its training set.
+
+    Warns
+    -----
+    NearChanceWarning
+        With ``on_near_chance="warn"``, if the network is near chance on its training set.
 
     See Also
     --------
@@ -180,6 +204,11 @@ def influence_scores(
     output of the steps before the network. With ``X_train=None`` the training features are the
     network's stored ``X_fit_`` and the labels its ``y_fit_``, i.e. exactly what it was trained
     on; a pipeline does not keep its raw input, and does not need to here.
+
+    **Input space.** ``X_test`` and ``X_train`` are checked as ``predict`` checks its input
+    (:func:`~sklearn.utils.validation.validate_data` with ``reset=False``): a DataFrame whose
+    columns are those of ``fit`` in another order is refused with scikit-learn's message, never
+    silently reordered; for a pipeline the names are those of its first step.
 
     **Transductive semantics of** ``X_train``. Attention steps
     (:class:`~sklearn_attnkernel.LinearizedAttention`,
@@ -220,17 +249,18 @@ def influence_scores(
             f"{given} was given without {missing}; pass both (a new training set) or neither "
             "(the training set the network was fitted on)."
         )
-    X_test = check_array(X_test, dtype=None, input_name="X_test")
+    X_test = check_input_space(estimator, X_test, input_name="X_test")
+    check_training_skill(final, on_near_chance, "influence_scores")
     check_pair(X_test, y_test, "X_test", "y_test")
     if X_train is not None:
-        X_train = check_array(X_train, dtype=None, input_name="X_train")
+        X_train = check_input_space(
+            estimator, X_train, input_name="X_train", role="the training set"
+        )
         check_pair(X_train, y_train, "X_train", "y_train")
-        if X_train.shape[1] != X_test.shape[1]:
-            raise ValueError(
-                f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}; pass "
-                "both in the estimator's input space."
-            )
 
+    # the pipeline's steps see the validated rows labelled as in fit (no "feature names" warning)
+    X_test = with_fit_columns(estimator, X_test)
+    X_train = None if X_train is None else with_fit_columns(estimator, X_train)
     F_test, F_train = network_features(steps, X_test, X_train)
     if F_train is None:
         F_train, y_train = final.X_fit_, final.y_fit_

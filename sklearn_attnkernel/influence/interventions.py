@@ -19,10 +19,17 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import accuracy_score
 from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._utils.input_space import (
+    InputSpace,
+    check_input_space,
+    check_not_empty,
+    with_fit_columns,
+)
 from .._utils.vocabulary import ATTACKS
 from .estimators import check_pair, influence_scores
 from .metrics import top_positive
@@ -106,44 +113,54 @@ def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
     return model, accuracy, by_epoch
 
 
-def _check_data(estimator, X_train, y_train, X_test, y_test):
-    """Validated training and test sets of a classifier, in the same input space."""
+def _check_data(estimator, X_train, y_train, X_test, y_test, baseline):
+    """Validated training and test sets of a classifier, in the same input space.
+
+    Both are held to the column names and count of ``X_train`` (or of the fitted ``baseline``)
+    as ``predict`` holds its input to ``fit``'s, then returned as arrays in that column order,
+    labelled with the names again when there are names (so that the models fitted here record
+    them and their ``predict`` accepts the test set).
+    """
     if not is_classifier(estimator):
         raise ValueError(
             f"run_intervention reports test accuracy and needs a classifier; got "
             f"{type(estimator).__name__}. Pass a TwoLayerReLUClassifier or a pipeline ending in "
             "one."
         )
-    X_train = check_array(X_train, dtype=None, input_name="X_train")
-    X_test = check_array(X_test, dtype=None, input_name="X_test")
+    if baseline is not None:
+        check_is_fitted(baseline)
+    check_not_empty(X_train, "X_train", "the training set")
+    space = InputSpace().fit(X_train) if baseline is None else baseline
+    X_train = check_input_space(space, X_train, input_name="X_train", role="the training set")
+    if np.ndim(X_test) == 2 and np.shape(X_test)[1] != X_train.shape[1]:
+        raise ValueError(
+            f"X_train has {X_train.shape[1]} features but X_test has {np.shape(X_test)[1]}; "
+            "pass both in the estimator's input space."
+        )
+    X_test = check_input_space(space, X_test, input_name="X_test", role="the test set")
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     check_pair(X_train, y_train, "X_train", "y_train")
     check_pair(X_test, y_test, "X_test", "y_test")
-    if X_train.shape[1] != X_test.shape[1]:
-        raise ValueError(
-            f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}; pass "
-            "both in the estimator's input space."
-        )
-    return X_train, y_train, X_test, y_test
+    return with_fit_columns(space, X_train), y_train, with_fit_columns(space, X_test), y_test
 
 
 def _changed_training_set(kind, baseline, X_train, y_train, indices, attack_options):
     """The training set after the intervention: rows dropped (curated) or attacked."""
     if kind == "curated":
         keep = np.setdiff1d(np.arange(X_train.shape[0]), indices)
-        return X_train[keep], y_train[keep]
+        return _safe_indexing(X_train, keep), y_train[keep]
     from .training_attacks import attack_training_points  # imports torch
 
     X_new = attack_training_points(baseline, X_train, y_train, indices, **attack_options)
-    return X_new, y_train
+    return with_fit_columns(baseline, X_new), y_train
 
 
 @validate_params(
     {
         "estimator": "no_validation",
-        "X_train": ["array-like"],
+        "X_train": ["array-like", "sparse matrix"],
         "y_train": ["array-like"],
-        "X_test": ["array-like"],
+        "X_test": ["array-like", "sparse matrix"],
         "y_test": ["array-like"],
         "kind": [StrOptions({"curated", "transformed", "adversarial"})],
         "top_fraction": [Interval(Real, 0, 1, closed="right")],
@@ -200,7 +217,10 @@ def run_intervention(
     y_train : array-like of shape (n_train,)
         Training labels.
     X_test : array-like of shape (n_test, n_features)
-        Test inputs: they score both models and are the test points of the influence.
+        Test inputs: they score both models and are the test points of the influence. Held to
+        the columns of `X_train` (or of ``baseline``'s ``fit``) as ``predict`` holds its input:
+        a DataFrame with the same columns in another order is refused. Sparse input is refused
+        for both sets (densify it with ``.toarray()``).
     y_test : array-like of shape (n_test,)
         Test labels.
     kind : {"curated", "transformed", "adversarial"}, default="curated"
@@ -268,8 +288,11 @@ def run_intervention(
 
     Raises
     ------
+    TypeError
+        If `X_train` or `X_test` is sparse.
     ValueError
-        If the estimator is not a classifier, the shapes disagree, ``eval_epochs`` holds
+        If the estimator is not a classifier, the shapes disagree, a set is empty, the column
+        names of `X_test` differ from those of `X_train` (or their order), ``eval_epochs`` holds
         entries that are not integers in ``[0, max_epochs]`` or is given for an estimator that
         is not our network, or ``baseline`` is not fitted.
 
@@ -295,7 +318,9 @@ def run_intervention(
     >>> result["n_train"], len(result["indices"])
     (67, 8)
     """
-    X_train, y_train, X_test, y_test = _check_data(estimator, X_train, y_train, X_test, y_test)
+    X_train, y_train, X_test, y_test = _check_data(
+        estimator, X_train, y_train, X_test, y_test, baseline
+    )
     eval_epochs = _check_eval_epochs(eval_epochs, estimator)
     n_train = X_train.shape[0]
     data = (X_test, y_test)
@@ -317,7 +342,6 @@ def run_intervention(
             )
             bar.update(1)
         else:
-            check_is_fitted(baseline)
             baseline_accuracy = float(accuracy_score(y_test, baseline.predict(X_test)))
             baseline_by_epoch = None
 

@@ -23,8 +23,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.input_space import check_input_space, with_fit_columns
 from .._utils.vocabulary import ATTACKS
-from .estimators import influence_scores
+from .estimators import influence_scores, split_network
+from .health import ON_NEAR_CHANCE, check_training_skill
 from .metrics import (
     influence_flip_rate,
     influence_rank_correlation,
@@ -116,6 +118,17 @@ class InfluenceMalleability:
     random_state : int, RandomState instance or None, default=None
         Seeds the ``n_test`` subset and the attack's randomness (PGD's random start, the random
         baseline). With an int every call uses the same draws.
+    on_near_chance : {"warn", "raise", "ignore"}, default="warn"
+        What to do when the fitted estimator is near chance on its own training set: its
+        influence scores are then noise and the score means nothing. Near chance means a
+        training accuracy at most 10 % of the way from the majority-class share to 1 (e.g.
+        ≤ 0.55 for two balanced classes, ≤ 0.19 for ten), or a training R² ≤ 0.1 for a
+        regressor (:func:`~sklearn_attnkernel.influence.health.training_skill`). ``"warn"``
+        emits a :class:`~sklearn_attnkernel.influence.health.NearChanceWarning` giving the
+        measured training score and the chance level and scores anyway; ``"raise"`` raises a
+        :class:`~sklearn_attnkernel.influence.health.NearChanceError` (a ``ValueError``; in
+        ``cross_validate`` or ``GridSearchCV`` it follows their ``error_score``); ``"ignore"``
+        skips the check.
 
     See Also
     --------
@@ -171,6 +184,7 @@ class InfluenceMalleability:
         "refit": ["boolean"],
         "n_test": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
+        "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
     }
 
     def __init__(
@@ -188,6 +202,7 @@ class InfluenceMalleability:
         refit=False,
         n_test=None,
         random_state=None,
+        on_near_chance="warn",
     ):
         self.metric = metric
         self.attack = attack
@@ -201,6 +216,7 @@ class InfluenceMalleability:
         self.refit = refit
         self.n_test = n_test
         self.random_state = random_state
+        self.on_near_chance = on_near_chance
         self._validate_params()
 
     def _params(self):
@@ -228,7 +244,9 @@ class InfluenceMalleability:
         estimator : estimator instance
             A fitted network or pipeline recording its training data as ``X_fit_``/``y_fit_``.
         X : array-like of shape (n_samples, n_features)
-            Held-out inputs: the test points of the influence.
+            Held-out inputs: the test points of the influence. Checked as ``predict`` checks
+            its input: a DataFrame must have the columns of ``fit``, in the same order; sparse
+            input is refused (densify it with ``.toarray()``).
         y : array-like of shape (n_samples,)
             Held-out labels.
 
@@ -245,13 +263,17 @@ class InfluenceMalleability:
         self._validate_params()
         check_is_fitted(estimator)
         X_train, y_train = _training_data(estimator)
-        X_test, y_test = np.asarray(X), np.asarray(y)
+        X_test, y_test = check_input_space(estimator, X, input_name="X"), np.asarray(y)
         rng = check_random_state(self.random_state)
         if self.n_test is not None and self.n_test < X_test.shape[0]:
             rows = np.sort(rng.choice(X_test.shape[0], size=self.n_test, replace=False))
             X_test, y_test = X_test[rows], y_test[rows]
         attack_seed = int(rng.randint(np.iinfo(np.int32).max))
-        options = {"kernel": self.kernel, "alpha": self.alpha}
+        _, network = split_network(estimator)
+        check_training_skill(network, self.on_near_chance, type(self).__name__)
+        options = {"kernel": self.kernel, "alpha": self.alpha, "on_near_chance": "ignore"}
+        # validated rows in the fitted column order, labelled as in fit
+        X_test, X_train = with_fit_columns(estimator, X_test), with_fit_columns(estimator, X_train)
 
         before = influence_scores(
             estimator, X_test, y_test, X_train=X_train, y_train=y_train, **options
@@ -278,6 +300,7 @@ class InfluenceMalleability:
             clip=None if self.clip is None else tuple(self.clip),
             random_state=attack_seed,
         )
+        X_perturbed = with_fit_columns(estimator, X_perturbed)
         model = clone(estimator).fit(X_perturbed, y_train) if self.refit else estimator
         after = influence_scores(
             model, X_test, y_test, X_train=X_perturbed, y_train=y_train, **options

@@ -10,9 +10,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .._utils.input_space import check_input_space
 from .._utils.vocabulary import ATTACKS
 from ..attacks.gradient_sign import check_clip, fgsm, mim, pgd
 from ..networks.modules import unwrap_model
@@ -104,7 +105,7 @@ def _check_clip_rows(rows, clip):
 @validate_params(
     {
         "estimator": "no_validation",
-        "X_train": ["array-like"],
+        "X_train": ["array-like", "sparse matrix"],
         "y_train": ["array-like"],
         "indices": ["array-like"],
         "method": [StrOptions(set(ATTACKS))],
@@ -151,7 +152,9 @@ def attack_training_points(
         :class:`~sklearn_attnkernel.networks.torch_mirror.TorchPipeline` supports.
     X_train : array-like of shape (n_samples, n_features)
         The training matrix the estimator was fitted on, in the pipeline's input space. It is
-        the attention reference set; pass exactly the data given to ``fit``.
+        the attention reference set; pass exactly the data given to ``fit``. Checked as
+        ``predict`` checks its input: a DataFrame must have the columns of ``fit`` in the same
+        order; sparse input is refused (densify it with ``.toarray()``).
     y_train : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Its labels (or regression targets).
     indices : array-like of int
@@ -196,10 +199,11 @@ def attack_training_points(
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
     TypeError
-        If a pipeline step cannot be mapped to torch.
+        If a pipeline step cannot be mapped to torch, or `X_train` is sparse.
     ValueError
-        For bad indices (empty, out of range, duplicated), mismatched shapes, or rows outside
-        `clip`.
+        For bad indices (empty, out of range, duplicated), an empty `X_train`, mismatched
+        shapes, columns that differ from those of ``fit`` (names, order or number), or rows
+        outside `clip`.
 
     See Also
     --------
@@ -229,13 +233,13 @@ def attack_training_points(
             "fitted Pipeline ending in one (its loss defines the objective); got a bare "
             f"{type(estimator).__name__}."
         )
-    X_train = check_array(X_train, dtype=[np.float64, np.float32], input_name="X_train")
-    n_features_in = getattr(estimator, "n_features_in_", None)
-    if n_features_in is not None and X_train.shape[1] != n_features_in:
-        raise ValueError(
-            f"X_train has {X_train.shape[1]} features but the estimator was fitted on "
-            f"{n_features_in}; pass the training matrix in the pipeline's input space."
-        )
+    X_train = check_input_space(
+        estimator,
+        X_train,
+        input_name="X_train",
+        role="the training set",
+        dtype=[np.float64, np.float32],
+    )
     y_arr = np.asarray(y_train)
     if y_arr.ndim == 0 or len(y_arr) != X_train.shape[0]:
         raise ValueError(

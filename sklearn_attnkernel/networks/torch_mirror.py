@@ -29,6 +29,7 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils.validation import _check_feature_names
 
 from .._utils.rows import list_rows
 from ..attention.transformers import LinearizedAttention, SoftmaxAttention
@@ -277,7 +278,8 @@ def _flatten_steps(steps, prefix=""):
 
 def _as_2d_tensor(X, name, n_features, dtype, device):
     if not isinstance(X, torch.Tensor):
-        X = torch.tensor(np.asarray(X, dtype=np.float64))  # a copy: X may be read-only
+        # a C-ordered copy (X may be read-only; a DataFrame's values are column-major)
+        X = torch.tensor(np.ascontiguousarray(X, dtype=np.float64))
     elif not torch.is_floating_point(X):
         raise TypeError(
             f"{name} must be a floating-point tensor; got dtype {X.dtype}. Convert it with "
@@ -312,6 +314,10 @@ class TorchPipeline:
         Floating type of every computation.
     device : torch.device
         Where the constants and the network live.
+    input_space : fitted estimator or None, default=None
+        Whose ``feature_names_in_`` a DataFrame input must match, in order (as ``predict``
+        checks it); None uses the first step's (a pipeline's names are its first step's).
+        Tensors have no column names and are only checked for their number of columns.
 
     Attributes
     ----------
@@ -326,6 +332,8 @@ class TorchPipeline:
         Floating type of every computation.
     device : torch.device
         Device of the constants and the network.
+    input_space : fitted estimator or None
+        The estimator whose column names DataFrame inputs are checked against.
 
     See Also
     --------
@@ -371,7 +379,8 @@ class TorchPipeline:
     True
     """
 
-    def __init__(self, steps, network, *, n_features_in, dtype, device):
+    def __init__(self, steps, network, *, n_features_in, dtype, device, input_space=None):
+        self.input_space = input_space if input_space is not None or not steps else steps[0][1]
         self.dtype = dtype
         self.device = torch.device(device)
         self._steps = [_make_step(name, tr, dtype, self.device) for name, tr in steps]
@@ -435,9 +444,20 @@ class TorchPipeline:
             n_features_in = estimator_.n_features_in_
         else:
             n_features_in = getattr(module, "n_features", None)
-        return cls(steps, network, n_features_in=n_features_in, dtype=dtype, device=device)
+        input_space = None if isinstance(estimator, torch.nn.Module) else estimator
+        return cls(
+            steps,
+            network,
+            n_features_in=n_features_in,
+            dtype=dtype,
+            device=device,
+            input_space=input_space,
+        )
 
     def _check(self, X, name):
+        if self.input_space is not None and not isinstance(X, torch.Tensor):
+            # column names and order, with sklearn's own check and message (as predict does)
+            _check_feature_names(self.input_space, X, reset=False)
         return _as_2d_tensor(X, name, self.n_features_in, self.dtype, self.device)
 
     def features(self, X, reference=None):

@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_array, check_consistent_length
 from torch import nn
 
+from .._utils.input_space import check_input_space, with_fit_columns
 from .._utils.scale import max_abs, pow2_exponent, scale_by_pow2
 from .._utils.vocabulary import ARCHITECTURES, ATTENTION_OF_ARCHITECTURE
 from ..kernels.ntk import infinite_width_ntk
@@ -211,7 +212,9 @@ def function_space_distance(fitted_model, X_train, y_train, X_eval, *, alpha=1e-
         ending in one (its transformers are applied to ``X_train`` and ``X_eval`` first), or a
         bare :class:`~sklearn_attnkernel.TwoLayerReLU` module.
     X_train : array-like of shape (n_samples, n_features)
-        Training inputs of the model (in the pipeline's input space).
+        Training inputs of the model (in the pipeline's input space). For an estimator or
+        pipeline, `X_train` and `X_eval` are checked as ``predict`` checks its input: a
+        DataFrame must have the columns of ``fit``, in the same order.
     y_train : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Training targets. For an estimator or pipeline they are encoded with its
         ``encode_targets`` (±1 for binary MSE, one-hot for multi-class, …), exactly as the
@@ -267,6 +270,11 @@ def function_space_distance(fitted_model, X_train, y_train, X_eval, *, alpha=1e-
         raise TypeError(
             f"function_space_distance needs a TwoLayerReLU network (its Θ∞ is known in closed "
             f"form), got {type(module).__name__}."
+        )
+    if estimator is not None:  # held to the columns of fit, as predict holds its input
+        X_train, X_eval = (
+            with_fit_columns(fitted_model, check_input_space(fitted_model, X, input_name=name))
+            for X, name in ((X_train, "X_train"), (X_eval, "X_eval"))
         )
     check_consistent_length(X_train, y_train)
     if estimator is not None:

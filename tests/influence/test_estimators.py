@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -16,6 +17,7 @@ from sklearn_attnkernel import (
     make_two_layer_relu,
 )
 from sklearn_attnkernel.influence.estimators import influence_scores
+from tests.conftest import COLUMN_ORDER_MESSAGE, frames
 
 FAST = {"width": 32, "max_epochs": 3, "lr": 1e-2, "reg_lambda": 0.0, "device": "cpu"}
 N_TRAIN, N_TEST, N_FEATURES = 40, 9, 5
@@ -219,9 +221,9 @@ def test_bad_inputs_raise():
         influence_scores(model, Xt, yt, X_train=X)
     with pytest.raises(ValueError, match="y_train was given without X_train"):
         influence_scores(model, Xt, yt, y_train=y)
-    with pytest.raises(ValueError, match="X_train has 4 features but X_test has 5"):
+    with pytest.raises(ValueError, match=r"X_train: X has 4 features, but .* expecting 5"):
         influence_scores(model, Xt, yt, X_train=X[:, :4], y_train=y)
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match=r"X_test: X has 4 features, but .* expecting 5"):
         influence_scores(model, Xt[:, :4], yt)
     with pytest.raises(ValueError, match="alpha"):
         influence_scores(model, Xt, yt, alpha=0.0)
@@ -230,8 +232,51 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="labels not seen in fit"):
         influence_scores(model, Xt, yt + 5)
     bare_net = TwoLayerReLUClassifier(**FAST, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="X_test gives 4 features at the network"):
+    with pytest.raises(ValueError, match="X_test: X has 4 features, but TwoLayerReLUClassifier"):
         influence_scores(bare_net, Xt[:, :4], yt)
     other = Pipeline([("n", Normalizer()), ("lr", LogisticRegression())]).fit(X, y)
     with pytest.raises(TypeError, match="got Pipeline"):
         influence_scores(other, Xt, yt)
+
+
+# --- input space: column order, sparse and empty input (issue #11 items 1 and 6) -----------
+
+
+@pytest.mark.parametrize("architecture", ["2l-relu", "mlp-attn", "bare"])
+def test_column_order_is_checked_as_predict_does(architecture):
+    X, y, Xt, yt = _data(3)
+    df, df_test, permuted, permuted_test = frames(X, Xt)
+    if architecture == "bare":
+        model = TwoLayerReLUClassifier(**FAST, dtype="float64", random_state=0).fit(df, y)
+    else:
+        model = _model(architecture).fit(df, y)
+    with pytest.raises(ValueError, match=COLUMN_ORDER_MESSAGE):
+        model.predict(permuted_test)  # the reference behaviour
+    with pytest.raises(ValueError, match=f"(?s)X_test: .*{COLUMN_ORDER_MESSAGE}"):
+        influence_scores(model, permuted_test, yt)
+    with pytest.raises(ValueError, match=f"(?s)X_train: .*{COLUMN_ORDER_MESSAGE}"):
+        influence_scores(model, df_test, yt, X_train=permuted, y_train=y)
+    # the frames in the fitted order give the numbers of the same rows as arrays, bit for bit
+    # (the same C-ordered float64 values go through the same computation); arrays draw
+    # sklearn's warning, as they do in predict
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        expected = influence_scores(model, Xt, yt)
+    np.testing.assert_array_equal(influence_scores(model, df_test, yt), expected)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        expected = influence_scores(model, Xt, yt, X_train=X, y_train=y)
+    got = influence_scores(model, df_test, yt, X_train=df, y_train=y)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_sparse_and_empty_input_name_the_cause():
+    X, y, Xt, yt = _data(2)
+    model = _model("2l-relu").fit(X, y)
+    with pytest.raises(TypeError, match=r"X_test is a sparse matrix .* X_test\.toarray\(\)"):
+        influence_scores(model, sp.csr_matrix(Xt), yt)
+    with pytest.raises(TypeError, match=r"X_train is a sparse matrix .* X_train\.toarray\(\)"):
+        influence_scores(model, Xt, yt, X_train=sp.csr_matrix(X), y_train=y)
+    for empty in ([], np.empty((0, N_FEATURES))):
+        with pytest.raises(ValueError, match=r"X_train \(the training set\) is empty"):
+            influence_scores(model, Xt, yt, X_train=empty, y_train=[])
+    with pytest.raises(ValueError, match="X_test is empty"):
+        influence_scores(model, Xt[:0], yt[:0])

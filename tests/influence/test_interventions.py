@@ -1,9 +1,11 @@
 """run_intervention: the retraining data are spied on and checked against an independent choice."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -13,6 +15,7 @@ from skorch.callbacks import Callback
 from sklearn_attnkernel import TwoLayerReLUClassifier, make_mlp_attn, make_two_layer_relu
 from sklearn_attnkernel.influence.estimators import influence_scores
 from sklearn_attnkernel.influence.interventions import run_intervention
+from tests.conftest import COLUMN_ORDER_MESSAGE, frames
 
 FAST = {
     "width": 32,
@@ -223,3 +226,47 @@ def test_bad_inputs(data):
         run_intervention(make_two_layer_relu(task="regression"), Xtr, ytr, Xte, yte)
     with pytest.raises(NotFittedError):
         run_intervention(net, Xtr, ytr, Xte, yte, baseline=TwoLayerReLUClassifier())
+
+
+def test_column_order_is_checked_before_any_training(data, fit_calls):
+    Xtr, ytr, Xte, yte = data
+    df, df_test, permuted, permuted_test = frames(Xtr, Xte)
+    net = TwoLayerReLUClassifier(**FAST)
+    with pytest.raises(ValueError, match=f"(?s)X_test: .*{COLUMN_ORDER_MESSAGE}"):
+        run_intervention(net, df, ytr, permuted_test, yte)
+    assert fit_calls == []  # refused before the baseline was trained
+    baseline = clone(net).fit(df, ytr)
+    fit_calls.clear()
+    for X_train, X_test, name in ((permuted, df_test, "X_train"), (df, permuted_test, "X_test")):
+        with pytest.raises(ValueError, match=f"(?s){name}: .*{COLUMN_ORDER_MESSAGE}"):
+            run_intervention(net, X_train, ytr, X_test, yte, baseline=baseline)
+    assert fit_calls == []
+
+
+@pytest.mark.parametrize("kind", ["curated", "transformed"])
+def test_frames_in_the_fitted_order_give_the_array_result(data, kind):
+    Xtr, ytr, Xte, yte = data
+    df, df_test, _, _ = frames(Xtr, Xte)
+    net = TwoLayerReLUClassifier(**FAST)
+    options = {"kind": kind, "attack": "fgsm", **ATTACK, "alpha": ALPHA, "top_fraction": 0.25}
+    expected = run_intervention(net, Xtr, ytr, Xte, yte, **options)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*feature names", UserWarning)  # none inside
+        got = run_intervention(net, df, ytr, df_test, yte, **options)
+    for key in ("indices", "influence", "baseline_accuracy", "accuracy", "n_train"):
+        np.testing.assert_array_equal(got[key], expected[key])
+    for key in ("baseline_estimator", "estimator"):  # the models know the columns
+        assert got[key].feature_names_in_.tolist() == df.columns.tolist()
+
+
+def test_sparse_and_empty_sets_name_the_cause(data):
+    Xtr, ytr, Xte, yte = data
+    net = TwoLayerReLUClassifier(**FAST)
+    with pytest.raises(TypeError, match=r"X_train is a sparse matrix .* X_train\.toarray\(\)"):
+        run_intervention(net, sp.csr_matrix(Xtr), ytr, Xte, yte)
+    with pytest.raises(TypeError, match=r"X_test is a sparse matrix .* X_test\.toarray\(\)"):
+        run_intervention(net, Xtr, ytr, sp.csr_matrix(Xte), yte)
+    with pytest.raises(ValueError, match=r"X_train \(the training set\) is empty"):
+        run_intervention(net, [], [], Xte, yte)
+    with pytest.raises(ValueError, match=r"X_test \(the test set\) is empty"):
+        run_intervention(net, Xtr, ytr, Xte[:0], yte[:0])

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError, UndefinedMetricWarning
@@ -16,6 +17,7 @@ from sklearn_attnkernel import TwoLayerReLUClassifier, make_mlp_attn, make_two_l
 from sklearn_attnkernel.influence.estimators import influence_scores
 from sklearn_attnkernel.influence.scorer import InfluenceMalleability
 from sklearn_attnkernel.influence.training_attacks import attack_training_points
+from tests.conftest import COLUMN_ORDER_MESSAGE, frames
 
 FAST = {
     "width": 32,
@@ -220,3 +222,28 @@ def test_unfitted_estimator(data):
         InfluenceMalleability()(TwoLayerReLUClassifier(), X, y)
     with pytest.raises(NotFittedError):
         InfluenceMalleability()(_mlp_attn(), X, y)
+
+
+@pytest.mark.parametrize("refit", [False, True])
+def test_column_order_is_checked_as_predict_does(data, refit):
+    X, y = data
+    df, df_test, _, permuted_test = frames(X[:45], X[45:])
+    model = _mlp_attn().fit(df, y[:45])
+    scorer = InfluenceMalleability(
+        metric="spearman", attack="fgsm", epsilon=0.2, alpha=ALPHA, refit=refit
+    )
+    with pytest.raises(ValueError, match=f"(?s)X: .*{COLUMN_ORDER_MESSAGE}"):
+        scorer(model, permuted_test, y[45:])
+    # in the fitted order: the score of the same rows as an array (which draws sklearn's
+    # warning, as predict does), exactly; the steps inside draw no warning
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        expected = scorer(model, X[45:], y[45:])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*feature names", UserWarning)
+        assert scorer(model, df_test, y[45:]) == expected
+
+
+def test_sparse_input_is_refused_with_its_cause(data, fitted):
+    X, y = data
+    with pytest.raises(TypeError, match=r"X is a sparse matrix .* X\.toarray\(\)"):
+        InfluenceMalleability()(fitted, sp.csr_matrix(X[45:]), y[45:])

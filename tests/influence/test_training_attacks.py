@@ -7,6 +7,7 @@ only the attention reference set) and applies the network in numpy.
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -19,6 +20,7 @@ from sklearn_attnkernel.influence.training_attacks import (
     attack_training_points,
 )
 from sklearn_attnkernel.networks.torch_mirror import TorchPipeline
+from tests.conftest import COLUMN_ORDER_MESSAGE, frames
 
 N, D = 24, 5
 FAST = {
@@ -258,7 +260,7 @@ def test_bad_input():
         attack_training_points(model, X, y, [])
     with pytest.raises(ValueError, match="non-empty 1-D array of integer"):
         attack_training_points(model, X, y, [1.0, 2.0])
-    with pytest.raises(ValueError, match="X_train has 4 features"):
+    with pytest.raises(ValueError, match="X_train: X has 4 features"):
         attack_training_points(model, X[:, :4], y, ATTACKED)
     with pytest.raises(ValueError, match="y_train has shape"):
         attack_training_points(model, X, y[:-1], ATTACKED)
@@ -268,3 +270,29 @@ def test_bad_input():
         attack_training_points(model, X, y, ATTACKED, clip=(1.0, 0.0))
     with pytest.raises(TypeError, match="bare"):
         attack_training_points(model[-1].net_.module_, X, y, ATTACKED)
+
+
+@pytest.mark.parametrize("method", ["fgsm", "random"])
+def test_column_order_is_checked_as_predict_does(method):
+    X, y = _data()
+    df, permuted = frames(X)
+    model = make_mlp_attn(**FAST).fit(df, y)
+    options = {"method": method, "epsilon": 0.1, "random_state": 0}
+    with pytest.raises(ValueError, match=f"(?s)X_train: .*{COLUMN_ORDER_MESSAGE}"):
+        attack_training_points(model, permuted, y, ATTACKED, **options)
+    # in the fitted order: the rows of the same array, exactly (the array draws sklearn's
+    # warning, as predict does); the attack moved the rows, so the check is not empty
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        expected = attack_training_points(model, X, y, ATTACKED, **options)
+    got = attack_training_points(model, df, y, ATTACKED, **options)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.array_equal(got[ATTACKED], X[ATTACKED])
+
+
+def test_sparse_and_empty_training_set_name_the_cause():
+    X, y = _data()
+    model = _model("linear")
+    with pytest.raises(TypeError, match=r"X_train is a sparse matrix .* X_train\.toarray\(\)"):
+        attack_training_points(model, sp.csr_matrix(X), y, ATTACKED)
+    with pytest.raises(ValueError, match=r"X_train \(the training set\) is empty"):
+        attack_training_points(model, X[:0], y[:0], ATTACKED)

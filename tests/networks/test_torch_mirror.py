@@ -17,7 +17,12 @@ from sklearn_attnkernel import (
     TwoLayerReLURegressor,
 )
 from sklearn_attnkernel.attention.transformers import _truncate_rank
-from sklearn_attnkernel.networks.torch_mirror import TorchPipeline, _TopEigenTruncation
+from sklearn_attnkernel.networks.torch_mirror import (
+    TorchPipeline,
+    _TopEigenTruncation,
+    transformers_map,
+)
+from tests.conftest import COLUMN_ORDER_MESSAGE, frames
 
 N_TRAIN, N_TEST, D = 25, 7, 5
 ATOL = 1e-10
@@ -265,3 +270,35 @@ def test_bad_input():
     rows = np.full((2, D), pipe[0].mean_)  # standardise to zero: cannot be normalised
     with pytest.raises(ValueError, match=r"row\(s\) 0, 1"):
         tp.features(torch.tensor(rows))
+
+
+@pytest.mark.parametrize("bare", [False, True])
+def test_column_order_is_checked_as_predict_does(bare):
+    X, y, X_test = _data()
+    df, df_test, permuted, permuted_test = frames(X, X_test)
+    model = _network() if bare else _pipeline(STEP_LISTS["linear"])
+    tp = TorchPipeline.from_estimator(model.fit(df, y))
+    with pytest.raises(ValueError, match=COLUMN_ORDER_MESSAGE):
+        model.predict(permuted_test)  # the reference behaviour
+    for call in (tp, tp.features, tp.training_features):
+        with pytest.raises(ValueError, match=COLUMN_ORDER_MESSAGE):
+            call(permuted_test)
+    if not bare:  # a bare network has no reference set: the reference is not used
+        with pytest.raises(ValueError, match=COLUMN_ORDER_MESSAGE):
+            tp.features(df_test, reference=permuted)
+    # in the fitted order: exactly the tensor result (tensors carry no names: not checked)
+    X_t, X_test_t = torch.tensor(X), torch.tensor(X_test)
+    assert torch.equal(tp(df_test), tp(X_test_t))
+    assert torch.equal(tp.features(df_test, reference=df), tp.features(X_test_t, reference=X_t))
+    assert torch.equal(tp.training_features(df), tp.training_features(X_t))
+
+
+def test_transformers_map_checks_the_first_steps_columns():
+    X, _, X_test = _data()
+    df, _, permuted, _ = frames(X, X_test)
+    steps = [("norm", Normalizer().fit(df)), ("attention", LinearizedAttention())]
+    steps[1][1].fit(steps[0][1].transform(df))
+    mirror = transformers_map(steps, n_features_in=D, dtype="float64", device="cpu")
+    with pytest.raises(ValueError, match=COLUMN_ORDER_MESSAGE):
+        mirror.features(permuted)
+    assert torch.equal(mirror.features(df), mirror.features(torch.tensor(X)))

@@ -22,6 +22,7 @@ from sklearn_attnkernel import (
     ntk_width_sweep,
 )
 from sklearn_attnkernel.ntk.metrics import ZeroKernelError
+from tests.conftest import COLUMN_ORDER_MESSAGE, frames
 
 
 def _readonly(A):
@@ -309,3 +310,24 @@ def test_function_space_distance_names_overflow_at_large_scale():
     net = TwoLayerReLU(3, 16, 1)
     with pytest.raises(ValueError, match="overflows float64"):
         function_space_distance(net, X * 1e200, y, X * 1e200)
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_function_space_distance_checks_the_column_order(pipeline):
+    rng = np.random.default_rng(4)
+    X = rng.uniform(size=(20, 4))
+    y = np.arange(20) % 2
+    df, permuted = frames(X)
+    net = TwoLayerReLUClassifier(
+        width=16, max_epochs=2, dtype="float64", device="cpu", random_state=0
+    )
+    model = Pipeline([("norm", Normalizer()), ("net", net)]) if pipeline else net
+    model.fit(df, y)
+    for X_train, X_eval, name in ((permuted, df, "X_train"), (df, permuted, "X_eval")):
+        with pytest.raises(ValueError, match=f"(?s){name}: .*{COLUMN_ORDER_MESSAGE}"):
+            function_space_distance(model, X_train, y, X_eval)
+    # in the fitted order: the distance of the same rows as arrays (which draw sklearn's
+    # warning, as predict does), exactly
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        expected = function_space_distance(model, X, y, X)
+    assert function_space_distance(model, df, y, df) == expected
