@@ -972,7 +972,6 @@ KNOWN_FAILURES: dict[str, str] = {  # written from summarize()'s list
     "TwoLayerReLURegressor.fit::scale_1e300": "#11 item 2: wrong: (array([nan, nan, nan, nan, na…",
     "TwoLayerReLURegressor.fit::float32_scale_1e30": "#11 item 2: wrong: (False, False, False)",
     "TwoLayerReLURegressor.fit::float32_scale_1e-300": "#11 item 2: wrong: (False, True, True)",
-    "TorchPipeline.features::sparse": "#11 item 6: crash: ValueError: setting an array element w…",
     "TwoLayerReLUClassifier::width_1e11": "#11 item 5: crash: RuntimeError: [enforce fail at all…",
     "hypothesis::LinearizedAttention": "#11 item 3: not invariant to a positive rescaling of X",
     "hypothesis::DatasetStandardizer": "#11 item 3: not invariant to a positive rescaling of X",

@@ -97,16 +97,38 @@ def check_input_space(estimator, X, *, input_name, role=None, dtype=None):
     Feature names must be in the same order as they were in fit.
     <BLANKLINE>
     """
-    if sp.issparse(X):
-        raise TypeError(
-            f"{input_name} is a sparse matrix of shape {X.shape}; only dense input is "
-            f"supported here. Densify it first, e.g. {input_name}.toarray()."
-        )
+    refuse_sparse(X, input_name)
     _named(_check_feature_names, estimator, X, input_name)
     check_not_empty(X, input_name, role)
     X = check_array(X, dtype=dtype, order="C", input_name=input_name)
     _named(_check_n_features, estimator, X, input_name)
     return X
+
+
+def refuse_sparse(X, input_name):
+    """Raise a TypeError naming ``input_name`` when ``X`` is a scipy sparse matrix or array.
+
+    Parameters
+    ----------
+    X : object
+        The input to check.
+    input_name : str
+        Its parameter name, used in the message.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_attnkernel._utils.input_space import refuse_sparse
+    >>> refuse_sparse(sp.eye(2, format="csr"), "X")
+    Traceback (most recent call last):
+    ...
+    TypeError: X is a sparse matrix of shape (2, 2); only dense input is supported here. ...
+    """
+    if sp.issparse(X):
+        raise TypeError(
+            f"{input_name} is a sparse matrix of shape {X.shape}; only dense input is "
+            f"supported here. Densify it first, e.g. {input_name}.toarray()."
+        )
 
 
 def _named(check, estimator, X, input_name):

@@ -31,6 +31,7 @@ from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import _check_feature_names
 
+from .._utils.input_space import refuse_sparse
 from .._utils.rows import list_rows
 from ..attention.transformers import LinearizedAttention, SoftmaxAttention
 from ..preprocessing import DatasetStandardizer
@@ -277,6 +278,7 @@ def _flatten_steps(steps, prefix=""):
 
 
 def _as_2d_tensor(X, name, n_features, dtype, device):
+    refuse_sparse(X, name)
     if not isinstance(X, torch.Tensor):
         # a C-ordered copy (X may be read-only; a DataFrame's values are column-major)
         X = torch.tensor(np.ascontiguousarray(X, dtype=np.float64))
