@@ -20,7 +20,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.utils import get_map_location
 
 from .adversarial import check_adversarial_training
-from .callbacks import EpochProgressBar, clone_callbacks
+from .callbacks import EpochProgressBar, FiniteTraining, clone_callbacks, early_stopping
+from .health import check_float32_cast, check_training_memory
 from .modules import TORCH_DTYPES, resolve_device
 from .skorch_net import (
     RegularizedNet,
@@ -89,6 +90,9 @@ class BaseTwoLayerReLU(BaseEstimator):
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "memory_budget": [Interval(numbers.Real, 0, None, closed="neither")],
         "device": [str, torch.device],
         "dtype": [StrOptions(set(TORCH_DTYPES))],
         "mixed_precision": ["boolean"],
@@ -104,7 +108,11 @@ class BaseTwoLayerReLU(BaseEstimator):
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _make_net(self, n_features, n_outputs, criterion, *, device, adversarial, callbacks):
-        """The (uninitialised) skorch net of this estimator's parameters."""
+        """The (uninitialised) skorch net of this estimator's parameters.
+
+        ``callbacks`` are the user's (cloned) callbacks, then the health checks: the finite
+        training check and the early stopping run last, after every callback saw the epoch.
+        """
         progress = [("progress", EpochProgressBar())] if self.verbose else []
         return RegularizedNet(
             module=build_module,
@@ -123,7 +131,11 @@ class BaseTwoLayerReLU(BaseEstimator):
             iterator_train=batch_loader,
             iterator_train__shuffle=True,
             iterator_valid=batch_loader,
-            callbacks=[*progress, *callbacks],
+            callbacks=[
+                *progress,
+                *callbacks,
+                *early_stopping(self.tol, self.n_iter_no_change),
+            ],
             predict_nonlinearity=None,
             torch_load_kwargs={"weights_only": True},
             device=str(device),
@@ -163,24 +175,34 @@ class BaseTwoLayerReLU(BaseEstimator):
         through that map (so attacks act on ``X_input``), and the map is dropped after
         training: ``net_`` maps features, like without it.
         """
-        callbacks = clone_callbacks(self.callbacks)
         adversarial = None
         if self.adversarial_training is not None:
             adversarial = check_adversarial_training(self.adversarial_training)
         device = resolve_device(self.device)
+        check_training_memory(
+            width=self.width,
+            n_features=X.shape[1],
+            n_outputs=n_outputs,
+            batch_size=min(self.batch_size, X.shape[0]),
+            itemsize=TORCH_DTYPES[self.dtype].itemsize,
+            memory_budget=self.memory_budget,
+        )
+        X_train, input_map = (X, None) if input_space is None else input_space
+        where = "pipeline input" if input_space is not None else "X"
+        _check_clip_range(X_train, adversarial, where)
+        if self.dtype == "float32":
+            check_float32_cast(X_train, where)
+        # The finite check runs before the early stopping, which would take a NaN for a plateau.
+        health = ("finite_training", FiniteTraining(float(np.abs(X_train).max(initial=0.0))))
         net = self._make_net(
             X.shape[1],
             n_outputs,
             criterion,
             device=device,
             adversarial=adversarial,
-            callbacks=callbacks,
+            callbacks=[*clone_callbacks(self.callbacks), health],
         )
-        X_train = X
-        if input_space is not None:
-            X_train, net.input_transform = input_space
-        where = "pipeline input" if input_space is not None else "X"
-        _check_clip_range(X_train, adversarial, where)
+        net.input_transform = input_map
         # The data go to the device once; every batch of every epoch is a gather from these.
         X_t = as_device_tensor(X_train, TORCH_DTYPES[self.dtype], device)
         self._initialise_and_train(net, X_t, y_train.to(device))
@@ -190,7 +212,7 @@ class BaseTwoLayerReLU(BaseEstimator):
         return self
 
     def _raw_output(self, X):
-        """Validated ``X`` → network outputs, a ``(n, n_outputs_)`` array in the net's dtype."""
+        """Validated ``X`` → network outputs, a float64 ``(n, n_outputs_)`` array."""
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return network_output(self.net_, features_tensor(self.net_, X))
 

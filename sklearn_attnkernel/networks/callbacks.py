@@ -3,21 +3,34 @@
 - :class:`EpochProgressBar`: the tqdm bar over epochs shown when ``verbose > 0``;
 - :class:`RecordOutputs`: the network's outputs on fixed inputs at chosen epochs, used by
   :func:`~sklearn_attnkernel.run_intervention` to score the test set along one training;
-- :class:`SharedReference`: hands a fitted pipeline to a callback without it being cloned.
+- :class:`SharedReference`: hands a fitted pipeline to a callback without it being cloned;
+- :class:`FiniteTraining`: stops training with a clear error when the loss or weights diverge;
+- :func:`early_stopping`: skorch's :class:`~skorch.callbacks.EarlyStopping` on the training
+  loss, the estimators' ``tol`` / ``n_iter_no_change``.
 """
 
 import logging
+import math
 
 import numpy as np
+import torch
 from sklearn.base import clone
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from tqdm.auto import tqdm
 
+from .health import NonFiniteTrainingError
 from .skorch_net import features_tensor, network_output
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EpochProgressBar", "RecordOutputs", "SharedReference", "clone_callbacks"]
+__all__ = [
+    "EpochProgressBar",
+    "FiniteTraining",
+    "RecordOutputs",
+    "SharedReference",
+    "clone_callbacks",
+    "early_stopping",
+]
 
 
 class EpochProgressBar(Callback):
@@ -113,4 +126,62 @@ class RecordOutputs(Callback):
         self._record(net, len(net.history))
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
+        # Training stopped early (tol / n_iter_no_change): the network stays as it is, so the
+        # later requested epochs hold the final outputs.
+        later = [epoch for epoch in self.epochs if epoch > len(net.history)]
+        if later:
+            final = network_output(net, self.X_t_)
+            self.outputs_.update({epoch: final for epoch in later})
         del self.X_t_  # the cached tensor is not needed after training
+
+
+class FiniteTraining(Callback):
+    """Stop training with :class:`~.health.NonFiniteTrainingError` when it diverges.
+
+    After every epoch the training loss and the weights must be finite; otherwise the error
+    names the epoch, the largest ``|x|`` of the training inputs and the learning rate, the two
+    usual causes. One device synchronisation per epoch.
+
+    Parameters
+    ----------
+    input_max : float
+        Largest ``|x|`` of the training inputs, named in the error.
+    """
+
+    def __init__(self, input_max=math.nan):
+        self.input_max = input_max
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        weights_finite = all(
+            bool(torch.isfinite(param).all()) for param in net.module_.parameters()
+        )
+        if math.isfinite(loss) and weights_finite:
+            return
+        what = "training loss" if not math.isfinite(loss) else "weights"
+        raise NonFiniteTrainingError(
+            f"Training diverged: the {what} became non-finite at epoch {len(net.history)} "
+            f"(train_loss={float(loss)}). Likely causes: inputs on too large a scale (largest "
+            f"|x| = {self.input_max:.4g}; rescale them, e.g. with StandardScaler or the "
+            f"Normalizer of make_two_layer_relu) or too large a learning rate (lr={net.lr!r}; "
+            "lower it). dtype='float64' also gives more range than float32."
+        )
+
+
+def early_stopping(tol, n_iter_no_change):
+    """skorch's EarlyStopping on the training loss, or ``[]`` when ``tol`` is None.
+
+    Training stops once ``train_loss`` has not fallen below ``(1 - tol)`` times its best value
+    for ``n_iter_no_change`` consecutive epochs (skorch's relative threshold mode).
+    """
+    if tol is None:
+        return []
+    stopper = EarlyStopping(
+        monitor="train_loss",
+        patience=n_iter_no_change,
+        threshold=tol,
+        threshold_mode="abs",
+        lower_is_better=True,
+        sink=logger.info,
+    )
+    return [("early_stopping", stopper)]

@@ -157,23 +157,30 @@ def as_device_tensor(X, dtype, device):
 
 
 def features_tensor(net, X):
-    """Feature rows as the tensor the module of ``net`` takes (its dtype, on its device)."""
-    return as_device_tensor(X, net.module_.W.dtype, torch.device(net.device))
+    """Feature rows as the float64 tensor on the net's device that :func:`network_output` takes."""
+    return as_device_tensor(X, torch.float64, torch.device(net.device))
 
 
 def network_output(net, X_t):
-    """Outputs of the network of ``net`` on the feature tensor ``X_t``, as a NumPy array.
+    """Outputs of the network of ``net`` on the feature tensor ``X_t``, as a float64 array.
 
-    This is the forward pass of ``predict`` (skorch's ``forward``: evaluation mode, no
-    gradient, autocast as in training), usable during training as well: the pipeline input map
-    of adversarial training is bypassed (``X_t`` holds features), the train/eval mode of the
-    module and criterion is restored, and no random number is drawn (the evaluation loader has
-    its own generator), so training goes on exactly as without the call.
+    This is the forward pass of ``predict``. It is computed in float64 from the network's
+    weights (cast exactly), whatever the network's dtype: a float32 forward pass rounds
+    differently with the batch it is part of (BLAS picks kernels by shape), float64 makes each
+    row's output independent of the others to well under float32's precision, and outputs are
+    float64 like the package's other numbers. ``mixed_precision`` applies to training only.
+    Rows go through in chunks of ``net.batch_size``. It is usable during training as well: it
+    reads the weights through :func:`torch.func.functional_call` without changing the module,
+    draws no random number and bypasses the pipeline input map of adversarial training
+    (``X_t`` holds features), so training goes on exactly as without the call.
     """
-    training = net.module_.training
-    input_transform, net.input_transform = net.input_transform, None
-    try:
-        return net.forward(X_t, device="cpu").numpy()
-    finally:
-        net.input_transform = input_transform
-        net._set_training(training)
+    module = net.module_
+    state = {name: value.detach().to(torch.float64) for name, value in module.state_dict().items()}
+    with torch.no_grad():
+        chunks = [
+            torch.func.functional_call(module, state, (rows.to(torch.float64),))
+            for rows in torch.split(X_t, max(int(net.batch_size), 1))
+        ]
+    if not chunks:
+        return np.zeros((0, module.n_outputs), dtype=np.float64)
+    return torch.cat(chunks).cpu().numpy()

@@ -296,3 +296,20 @@ def test_importing_the_estimators_leaves_the_torch_mirror_out():
     for layer in ("attention", "preprocessing", "datasets", "ntk", "influence"):
         assert not any(name.startswith(f"sklearn_attnkernel.{layer}") for name in loaded), layer
     assert "sklearn_attnkernel.attacks.gradient_sign" in loaded  # adversarial training
+
+
+def test_float32_network_outputs_are_float64_and_batch_independent(blobs):
+    X, y = blobs
+    clf = TwoLayerReLUClassifier(**{**FAST_NETWORK, "max_epochs": 5}, random_state=0).fit(X, y)
+    assert clf.net_.module_.W.dtype == torch.float32
+    state = network_state(clf)
+    # independent: NumPy's float64 forward pass on the float32 weights, cast exactly
+    expected = _numpy_forward(X, state["W"].astype(np.float64), state["A"].astype(np.float64))
+    full = clf.decision_function(X)
+    assert full.dtype == np.float64
+    assert clf.predict_proba(X).dtype == np.float64
+    np.testing.assert_allclose(full, expected, rtol=1e-12, atol=1e-14)
+    one_by_one = np.vstack([clf.decision_function(X[i : i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(one_by_one, full, rtol=1e-12, atol=1e-14)
+    reg = TwoLayerReLURegressor(**FAST_NETWORK, random_state=0).fit(X, X[:, :2])
+    assert reg.predict(X).dtype == np.float64
