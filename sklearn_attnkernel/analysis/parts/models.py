@@ -17,9 +17,15 @@ def model_seed(s):
 
 
 def mlp_params(s):
-    """The network's training parameters from a cell's settings."""
+    """The network's training parameters from a cell's settings.
+
+    The analysis trains every network for exactly ``training.epochs`` (``tol=None``), so that
+    cells and seeds compare at equal training; the estimators' default stop at convergence is
+    not used here.
+    """
     return {
         "max_epochs": s["epochs"],
+        "tol": None,
         "lr": s["lr"],
         "batch_size": s["batch_size"],
         "reg_lambda": s["reg_lambda"],
