@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._utils.rows import list_rows
+from ._utils.scale import max_abs, pow2_exponent
 from .datasets import DATASETS, PIXEL_STATS
 
 __all__ = ["DatasetStandardizer", "dataset_standardizer"]
@@ -25,12 +26,24 @@ logger = logging.getLogger(__name__)
 
 
 def _rms_deviation(X, center, batch_size=4096):
-    """``sqrt(mean((X − center)²))`` over all entries, in row blocks to bound memory."""
+    """``sqrt(mean((X − center)²))`` over all entries, in row blocks to bound memory.
+
+    Computed on ``X`` and ``center`` divided by a power of two (exact), so the squares neither
+    overflow at large scales nor underflow at small ones; the power is multiplied back.
+    """
+    e = pow2_exponent(max(max_abs(X), abs(center)))
+    center_s = math.ldexp(center, -e)
     total = 0.0
     for rows in gen_batches(X.shape[0], batch_size):
-        block = X[rows].astype(np.float64) - center
+        block = np.ldexp(X[rows].astype(np.float64), -e) - center_s
         total += float(np.einsum("ij,ij->", block, block))
-    return math.sqrt(total / X.size)
+    return math.ldexp(math.sqrt(total / X.size), e)
+
+
+def _mean(X):
+    """Mean of all entries, summed on ``X`` divided by a power of two so the sum cannot overflow."""
+    e = pow2_exponent(max_abs(X))
+    return math.ldexp(float(np.ldexp(X, -e, dtype=np.float64).mean()), e)
 
 
 class DatasetStandardizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -140,7 +153,7 @@ class DatasetStandardizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{param} must be a finite number or None; got {value!r}.")
         if self.mean is None:
-            self.mean_ = float(X.mean(dtype=np.float64))
+            self.mean_ = _mean(X)
         else:
             self.mean_ = float(self.mean)
         if self.std is None:

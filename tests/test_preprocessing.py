@@ -126,3 +126,15 @@ def test_pipeline_on_pixels_gives_unit_rows():
     Z = make_pipeline(dataset_standardizer("digits")).fit_transform(X)
     np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0)
     np.testing.assert_allclose(Z, _brute_force_standardize(X, *PIXEL_STATS["digits"]))
+
+
+@pytest.mark.parametrize("k", [-1000, -3, 0, 7, 1000])
+def test_fit_is_exact_under_power_of_two_rescaling(k):
+    # mean and std are summed on X divided by a power of two: nothing overflows at 2^1000 or
+    # underflows at 2^-1000, and rescaling by 2^k scales both exactly (bit for bit)
+    X, _ = load_dataset("digits")
+    reference = DatasetStandardizer().fit(X)
+    scaled = DatasetStandardizer().fit(np.ldexp(X, k))
+    assert scaled.mean_ == np.ldexp(reference.mean_, k)
+    assert scaled.scale_ == np.ldexp(reference.scale_, k)
+    np.testing.assert_array_equal(scaled.transform(np.ldexp(X, k)), reference.transform(X))

@@ -67,8 +67,13 @@ def required_width(kappa, n, architecture="attention", *, log10=False):
     Returns
     -------
     width : float
-        ``m*``, ``inf`` only when it exceeds the float64 range (about ``1.8·10³⁰⁸``); or
-        ``log10 m*`` when ``log10=True``.
+        ``m*`` (``inf`` for ``kappa=inf``), or ``log10 m*`` when ``log10=True``.
+
+    Raises
+    ------
+    ValueError
+        If ``m*`` exceeds the float64 range (about ``1.8·10³⁰⁸``) for a finite κ: the message
+        gives ``log10 m*`` and says to pass ``log10=True``.
 
     See Also
     --------
@@ -82,9 +87,19 @@ def required_width(kappa, n, architecture="attention", *, log10=False):
     >>> round(required_width(1e60, 10_000, log10=True), 3)  # 10³⁶⁰ overflows float64
     364.964
     >>> required_width(1e60, 10_000)
-    inf
+    Traceback (most recent call last):
+    ...
+    ValueError: required_width: m* = 10^364.96 overflows float64; pass log10=True ...
     """
     log10_width = log_required_width(
         math.log10(kappa) if math.isfinite(kappa) else math.inf, int(n), architecture
     )
-    return float(log10_width) if log10 else from_log10(log10_width)
+    if log10:
+        return float(log10_width)
+    width = from_log10(log10_width)
+    if math.isinf(width) and math.isfinite(kappa):
+        raise ValueError(
+            f"required_width: m* = 10^{log10_width:.2f} overflows float64; pass log10=True "
+            "to get log10 m*, which stays finite."
+        )
+    return width

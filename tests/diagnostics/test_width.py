@@ -19,7 +19,8 @@ def test_required_width_matches_direct_formula(kappa, n):
 
 def test_required_width_overflow():
     log10_width = 6 * 60 + math.log10(1e4 * math.log(1e4))
-    assert required_width(1e60, 10_000) == math.inf
+    with pytest.raises(ValueError, match=r"m\* = 10\^364\.96 overflows float64; pass log10=True"):
+        required_width(1e60, 10_000)
     assert required_width(1e60, 10_000, log10=True) == pytest.approx(log10_width, rel=1e-12)
     assert math.isfinite(required_width(1e60, 10_000, "relu"))
     assert required_width(math.inf, 10) == math.inf
