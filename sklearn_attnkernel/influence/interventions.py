@@ -90,6 +90,7 @@ def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
     model = clone(estimator)
     if eval_epochs is not None:
         from ..networks.callbacks import RecordOutputs, SharedReference  # imports torch
+        from ..networks.estimators import labels_from_output
 
         prefix, network = _network_step(model)
         pipeline = SharedReference(model) if prefix else None
@@ -107,7 +108,7 @@ def _fit_and_score(estimator, X, y, X_test, y_test, eval_epochs=None):
     recorders = [cb for _, cb in network.net_.callbacks_ if isinstance(cb, RecordOutputs)]
     outputs = recorders[-1].outputs_
     by_epoch = {
-        int(e): float(accuracy_score(y_test, network._labels_from_output(outputs[e])))
+        int(e): float(accuracy_score(y_test, labels_from_output(network.classes_, outputs[e])))
         for e in eval_epochs
     }
     return model, accuracy, by_epoch

@@ -30,6 +30,33 @@ from .modules import TORCH_DTYPES
 __all__ = ["TwoLayerReLUClassifier", "TwoLayerReLURegressor"]
 
 
+def labels_from_output(classes, out):
+    """The classifier's decision rule on raw network outputs.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n_classes,)
+        The fitted `classes_`.
+    out : ndarray of shape (n_samples, n_outputs)
+        Raw outputs: one column (sign decides, binary) or one column per class (argmax).
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+        Predicted labels, as `predict` returns them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_attnkernel.networks.estimators import labels_from_output
+    >>> labels_from_output(np.array(["a", "b"]), np.array([[-0.5], [2.0]])).tolist()
+    ['a', 'b']
+    """
+    if out.shape[1] == 1:
+        return classes[(out[:, 0] > 0).astype(int)]
+    return classes[np.argmax(out, axis=1)]
+
+
 class TwoLayerReLUClassifier(ClassifierMixin, BaseTwoLayerReLU):
     """Two-layer ReLU network classifier (the paper's 2L-ReLU head), trained with skorch.
 
@@ -329,13 +356,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, BaseTwoLayerReLU):
             output otherwise.
         """
         check_is_fitted(self)
-        return self._labels_from_output(self._raw_output(X))
-
-    def _labels_from_output(self, out):
-        """The decision rule of `predict` on raw outputs ``out`` of shape (n, `n_outputs_`)."""
-        if self.n_outputs_ == 1:
-            return self.classes_[(out[:, 0] > 0).astype(int)]
-        return self.classes_[np.argmax(out, axis=1)]
+        return labels_from_output(self.classes_, self._raw_output(X))
 
     def predict_proba(self, X):
         """Class probabilities (see Notes of the class for ``binary_loss="mse"``).
