@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._utils.memory import DEFAULT_MEMORY_BUDGET, check_allocation
 from .._utils.rows import ZeroRowsWarning, list_rows
-from .._utils.scale import scale_by_pow2, scale_rows_by_pow2
+from .._utils.scale import max_abs, scale_by_pow2, scale_rows_by_pow2
 
 __all__ = ["LinearizedAttention", "SoftmaxAttention", "linearized_attention_operator"]
 
@@ -116,11 +116,12 @@ def _projection_weights(projection, n_features, n_layers, random_state):
     return layers
 
 
-def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state):
+def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state, weights=False):
     """Compute the operator from an already validated float64 reference set.
 
     Returns ``(operator, weights)``: the ``d × d`` operator and the per-layer ``(W_Q, W_K, W_V)``
-    projections it was built with (None for identity projections).
+    projections it was built with (None for identity projections). ``weights`` other than
+    False reuses projections already drawn instead of drawing them from `random_state`.
     """
     n_samples, n_features = X_ref.shape
     max_rank = min(n_samples, n_features)
@@ -129,8 +130,9 @@ def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state):
             f"rank={rank} exceeds min(n_samples, n_features)={max_rank} of the reference set "
             f"(shape {X_ref.shape}); pass rank <= {max_rank}, or rank=None for no truncation."
         )
-    weights = _projection_weights(projection, n_features, n_layers, random_state)
-    with np.errstate(over="ignore", invalid="ignore"):
+    if weights is False:
+        weights = _projection_weights(projection, n_features, n_layers, random_state)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         C = _reference_covariance(X_ref)
         if rank is not None and np.all(np.isfinite(C)):
             C = _truncate_rank(C, rank)
@@ -157,6 +159,36 @@ def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state):
         rank,
     )
     return operator, weights
+
+
+def _out_of_range(operator, X_ref):
+    """Whether the operator overflowed, or underflowed into subnormals, at this scale of X_ref."""
+    if not np.all(np.isfinite(operator)):
+        return True
+    largest = np.max(np.abs(operator), initial=0.0)
+    return largest < np.finfo(np.float64).tiny and max_abs(X_ref) > 0
+
+
+def _direction_operator(X_ref, params):
+    """``(operator, weights, log2_scale)`` for a transformer whose rows are ℓ2-normalised.
+
+    Their output depends only on the direction of ``X @ M``, so when ``M`` leaves the float64
+    range (``X_ref`` near 1e±300) the operator of ``X_ref · 2⁻ᵉ`` is kept instead: it is exactly
+    ``M · 2^(−2eL)`` (each layer is quadratic in ``X_ref``), and ``log2_scale = 2eL``.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        weights = _projection_weights(
+            params["projection"], X_ref.shape[1], params["n_layers"], params["random_state"]
+        )
+        try:
+            operator, _ = _linearized_operator(X_ref, weights=weights, **params)
+        except ValueError:  # overflow, reported by _linearized_operator
+            operator = None
+    if operator is not None and not _out_of_range(operator, X_ref):
+        return operator, weights, 0
+    X_scaled, e = scale_by_pow2(X_ref)
+    operator, _ = _linearized_operator(X_scaled, weights=weights, **params)
+    return operator, weights, 2 * e * params["n_layers"]
 
 
 @validate_params(
@@ -348,7 +380,13 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     ----------
     operator_ : ndarray of shape (n_features, n_features), dtype=float64
         The attention operator ``M``; :meth:`transform` returns ``X @ operator_`` (row-normalised
-        when `normalize` is True).
+        when `normalize` is True). With `normalize` True and a training set so large or small
+        (entries near 1e±300) that ``M`` leaves the float64 range, ``operator_`` is ``M``
+        divided by ``2 ** operator_log2_scale_``, which leaves the normalised output unchanged.
+
+    operator_log2_scale_ : int
+        0, unless ``operator_`` was rescaled as above; then
+        ``M = operator_ · 2**operator_log2_scale_``.
 
     projections_ : list of tuple of three ndarrays of shape (n_features, n_features), or None
         The query, key and value projections ``(W_Q, W_K, W_V)`` of each of the `n_layers`
@@ -437,13 +475,19 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             dtype=[np.float64, np.float32],
             ensure_min_samples=2,
         )
-        self.operator_, self.projections_ = _linearized_operator(
-            _as_float64(X),
-            projection=self.projection,
-            n_layers=self.n_layers,
-            rank=self.rank,
-            random_state=self.random_state,
-        )
+        params = {
+            "projection": self.projection,
+            "n_layers": self.n_layers,
+            "rank": self.rank,
+            "random_state": self.random_state,
+        }
+        if self.normalize:
+            self.operator_, self.projections_, self.operator_log2_scale_ = _direction_operator(
+                _as_float64(X), params
+            )
+        else:
+            self.operator_, self.projections_ = _linearized_operator(_as_float64(X), **params)
+            self.operator_log2_scale_ = 0
         self._n_features_out = X.shape[1]
         return self
 

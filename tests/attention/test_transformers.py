@@ -608,3 +608,33 @@ def test_softmax_block_memory_is_checked_before_allocating(data):
     big = np.ones((200_000, 1))
     with pytest.raises(ValueError, match=r"needs 596\.05 GiB.*block_size <= 1342"):
         SoftmaxAttention(block_size=200_000).fit(big).transform(big)
+
+
+@pytest.mark.parametrize("k", [-1000, -600, 600, 1000])
+def test_normalised_output_survives_an_operator_beyond_float64(k):
+    # at 2^±600 and beyond, XᵀX leaves the float64 range; normalised rows only need the
+    # operator's direction, so fit keeps the operator of X·2⁻ᵉ (exact) and records the exponent
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(20, 4))
+    reference = LinearizedAttention().fit(X)
+    scaled = LinearizedAttention().fit(np.ldexp(X, k))
+    assert reference.operator_log2_scale_ == 0
+    np.testing.assert_array_equal(reference.operator_, X.T @ X)
+    assert scaled.operator_log2_scale_ != 0
+    M = np.ldexp(scaled.operator_, scaled.operator_log2_scale_ - 2 * k)  # back to the scale of X
+    np.testing.assert_allclose(M, X.T @ X, rtol=1e-13)
+    np.testing.assert_array_equal(scaled.transform(np.ldexp(X, k)), reference.transform(X))
+
+
+@pytest.mark.parametrize("s", [1e-300, 1e300])
+def test_normalised_output_is_invariant_at_extreme_scales(s):
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(20, 4))
+    expected = LinearizedAttention().fit_transform(X)
+    np.testing.assert_allclose(LinearizedAttention().fit_transform(X * s), expected, atol=1e-14)
+
+
+def test_unnormalised_operator_overflow_is_still_refused():
+    X = np.random.default_rng(13).normal(size=(20, 4)) * 1e300
+    with pytest.raises(ValueError, match="overflowed float64"):
+        LinearizedAttention(normalize=False).fit(X)
