@@ -759,9 +759,16 @@ def intrinsic_sensitivity(K, y, *, alpha, lipschitz):
     _check_symmetric(K)
     lam = float(eigvalsh(K, subset_by_index=[0, 0], check_finite=False)[0]) + alpha
     if not lam > 0:
+        round_off = n * np.finfo(np.float64).eps * float(np.linalg.norm(K, 2))
+        cause = (
+            f" That is round-off at the scale of K (‖K‖₂·n·ε = {round_off:.3e}), which alpha does "
+            f"not cover: rescale K or pass alpha >= {_round_up_pow10(round_off - lam + alpha):.0e}."
+            if -lam <= round_off
+            else " Pass a positive semi-definite K or a larger alpha."
+        )
         raise NumericalCheckError(
             f"K + αI (alpha={alpha!r}) is not positive definite: its smallest eigenvalue is "
-            f"{lam:.3e}. Pass a positive semi-definite K or a larger alpha.",
+            f"{lam:.3e}.{cause}",
             check="positive_definite",
             value=lam,
         )

@@ -399,3 +399,16 @@ def test_primal_condition_number_with_more_features_than_points():
         rtol=0,
         atol=1e-8,
     )
+
+
+def test_intrinsic_sensitivity_names_round_off_at_a_large_scale():
+    # K = A Aᵀ at 1e200 is PSD, but its rounding errors (~1e187) dwarf alpha = 1e-3: the
+    # message must say so, not call K indefinite
+    A = np.random.default_rng(3).normal(size=(20, 4)) * 1e100
+    with (
+        np.errstate(over="ignore"),
+        pytest.raises(NumericalCheckError, match="round-off at the scale of K"),
+    ):
+        intrinsic_sensitivity(A @ A.T, np.ones(20), alpha=1e-3, lipschitz=1.0)
+    with pytest.raises(NumericalCheckError, match="Pass a positive semi-definite K"):
+        intrinsic_sensitivity(-np.eye(3), np.ones(3), alpha=1e-3, lipschitz=1.0)
