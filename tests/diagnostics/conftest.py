@@ -36,3 +36,22 @@ def X_rank_deficient():
     """30 × 10 matrix of rank 6."""
     rng = np.random.default_rng(3)
     return _read_only(rng.normal(size=(30, 6)) @ rng.normal(size=(6, 10)))
+
+
+def _permuted_diagonal(n, d, singular_values, seed):
+    """``n × d`` matrix whose singular values are exactly ``s``: a diagonal, rows/columns shuffled.
+
+    Every SVD/eigenvalue routine returns such a spectrum without round-off, so thresholds
+    (numerical rank, energy fraction) can be tested right at their boundary.
+    """
+    s = np.asarray(singular_values, dtype=np.float64)
+    X = np.zeros((n, d))
+    X[np.arange(s.size), np.arange(s.size)] = s
+    rng = np.random.default_rng(seed)
+    return _read_only(X[rng.permutation(n)][:, rng.permutation(d)])
+
+
+@pytest.fixture(scope="session")
+def permuted_diagonal():
+    """``permuted_diagonal(n, d, s, seed)``: ``n × d``, singular values exactly ``s``."""
+    return _permuted_diagonal

@@ -147,3 +147,57 @@ def test_bad_parameters(X_rank_deficient, kwargs, match):
 def test_bool_rank_is_refused(X_rank_deficient):
     with pytest.raises(TypeError, match="bool"):
         effective_condition_number(X_rank_deficient, rank=True)
+
+
+# σ = (3, 2, 1, 1, 1): energies σ² = (9, 4, 1, 1, 1), cumulative (9, 13, 14, 15, 16) of 16.
+# Fractions that are multiples of 1/16 are exact in binary, so the boundaries are exact too.
+ENERGY_SIGMA = [3.0, 2.0, 1.0, 1.0, 1.0]
+ENERGY_CASES = [
+    (0.5, 1),  # 8 ≤ 9
+    (0.5625, 1),  # exactly 9/16: the first k whose energy reaches it, not the next one
+    (0.5626, 2),
+    (0.8125, 2),  # exactly 13/16
+    (0.875, 3),  # exactly 14/16
+    (0.9, 4),  # 14.4
+    (0.95, 5),  # 15.2
+    (0.999, 5),
+]
+
+
+@pytest.mark.parametrize("method", ["exact", "gram"])
+@pytest.mark.parametrize(("fraction", "expected_rank"), ENERGY_CASES)
+def test_energy_fraction_rank_is_smallest_k_reaching_the_fraction(
+    permuted_diagonal, method, fraction, expected_rank
+):
+    X = permuted_diagonal(7, 5, ENERGY_SIGMA, seed=0)
+    report = kappa_report(X, rank=fraction, method=method)
+    assert report.rank == expected_rank
+    sigma_r = ENERGY_SIGMA[expected_rank - 1]
+    assert effective_condition_number(X, rank=fraction, method=method) == pytest.approx(
+        (3.0 / sigma_r) ** 2, rel=1e-12
+    )
+
+
+# σ₃ lies below the tolerance σ₁·max(n, d)·eps but far above σ₂·max(n, d)·eps: the numerical
+# rank is 2, and it would read 3 if the tolerance were scaled by σ₂ instead of σ₁.
+def test_numerical_rank_tolerance_scales_with_sigma_1_exact(permuted_diagonal):
+    X = permuted_diagonal(4, 3, [1.0, 1e-6, 1e-18], seed=1)  # tol = 4·eps ≈ 8.9e-16
+    assert kappa_report(X, method="exact").numerical_rank == 2
+    assert effective_condition_number(X, method="exact") == pytest.approx(1e12, rel=1e-12)
+
+
+def test_numerical_rank_tolerance_scales_with_lambda_1_gram(permuted_diagonal):
+    # λ = (1, 1e-12, 1e-20); tolerance λ₁·3·eps ≈ 6.7e-16 (λ₂·3·eps ≈ 6.7e-28 would keep λ₃)
+    X = permuted_diagonal(4, 3, [1.0, 1e-6, 1e-10], seed=2)
+    assert kappa_report(X, method="gram").numerical_rank == 2
+    assert effective_condition_number(X, method="gram") == pytest.approx(1e12, rel=1e-12)
+
+
+def test_numerical_rank_tolerance_scales_with_sigma_1_randomized(permuted_diagonal):
+    X = permuted_diagonal(4, 3, [1.0, 1e-6, 1e-17], seed=3)
+    with pytest.warns(NumericalRankWarning, match="numerical rank 2"):
+        report = kappa_report(X, rank=3, method="randomized", random_state=0)
+    assert report.numerical_rank == 2
+    # all computed values above the tolerance: the numerical rank is unknown (None)
+    above = permuted_diagonal(4, 3, [1.0, 1e-6, 1e-12], seed=3)
+    assert kappa_report(above, rank=3, method="randomized", random_state=0).numerical_rank is None
