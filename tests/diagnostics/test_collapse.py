@@ -1,5 +1,7 @@
 """Feature collapse against the brute-force mean of pairwise cosines."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -26,3 +28,8 @@ def test_feature_collapse_extremes_and_zero_rows():
     assert feature_collapse([[1.0, 0.0], [-1.0, 0.0]]) == pytest.approx(-1.0)
     with pytest.raises(ValueError, match=r"rows \[1, 3\] of F are zero"):
         feature_collapse([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+
+
+def test_feature_collapse_of_two_rows_is_their_cosine():
+    # n = 2: the mean over the pairs (1, 2) and (2, 1) is cos(f₁, f₂) = 3/(√2·√5) here
+    assert feature_collapse([[1.0, 1.0], [1.0, 2.0]]) == pytest.approx(3 / math.sqrt(10), rel=1e-14)

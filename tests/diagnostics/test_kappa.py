@@ -183,3 +183,133 @@ def test_sparse_report_and_amplification_match_dense():
     assert report.collapse_attention == pytest.approx(expected.collapse_attention, rel=1e-12)
     amplified = spectral_amplification(X)
     assert amplified["kappa_attention"] == pytest.approx(expected.kappa**3, rel=1e-6)
+
+
+# σ = (4, 2, 1) exactly: λ = (16, 4, 1), κ = 16 at the full rank, 4 at rank 2; F = X XᵀX has
+# singular values σ³ = (64, 8, 1). n = 5 ≠ d = 3 so that the default τ = √d is told from √n.
+AMPLIFICATION_KEYS = {
+    "rank",
+    "numerical_rank",
+    "n_layers",
+    "temperature",
+    "lambda_max",
+    "lambda_min",
+    "kappa",
+    "kappa_cubed",
+    "kappa_attention",
+    "kappa_layers",
+    "softmax_bound",
+    "log10_kappa",
+    "log10_kappa_cubed",
+    "log10_kappa_attention",
+    "log10_kappa_layers",
+    "log10_softmax_bound",
+}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "r", "lam_min", "n_layers", "tau"),
+    [
+        ({}, 3, 1.0, 1, math.sqrt(3)),
+        ({"rank": 2, "n_layers": 2, "temperature": 8.0}, 2, 4.0, 2, 8.0),
+        ({"rank": "full", "n_layers": 3, "temperature": 0.5}, 3, 1.0, 3, 0.5),
+    ],
+)
+def test_spectral_amplification_keys_and_closed_forms(
+    permuted_diagonal, kwargs, r, lam_min, n_layers, tau
+):
+    out = spectral_amplification(permuted_diagonal(5, 3, [4.0, 2.0, 1.0], seed=4), **kwargs)
+    assert set(out) == AMPLIFICATION_KEYS
+    kappa = 16.0 / lam_min
+    expected = {
+        "rank": r,
+        "numerical_rank": 3,
+        "n_layers": n_layers,
+        "temperature": tau,
+        "lambda_max": 16.0,
+        "lambda_min": lam_min,
+        "kappa": kappa,
+        "kappa_cubed": kappa**3,
+        "kappa_attention": (64.0 / [64.0, 8.0, 1.0][r - 1]) ** 2,
+        "kappa_layers": kappa ** (2 * n_layers + 1),
+        "softmax_bound": kappa * math.exp(2 * (16.0 - lam_min) / tau),
+    }
+    for name in ("kappa", "kappa_cubed", "kappa_attention", "kappa_layers", "softmax_bound"):
+        expected[f"log10_{name}"] = math.log10(expected[name])
+    for key, value in expected.items():
+        assert out[key] == pytest.approx(value, rel=1e-12, abs=1e-13), key
+    for key in ("rank", "numerical_rank", "n_layers"):
+        assert type(out[key]) is int, key
+    json.dumps(out, allow_nan=False)
+
+
+def test_default_n_layers_is_one(permuted_diagonal):
+    X = permuted_diagonal(5, 3, [4.0, 2.0, 1.0], seed=5)  # κ = 16
+    default = spectral_amplification(X)
+    assert default["n_layers"] == 1
+    assert default["kappa_layers"] == pytest.approx(16.0**3, rel=1e-12)  # κ^(2L+1), L = 1
+    assert default == spectral_amplification(X, n_layers=1)
+    report = kappa_report(X)
+    assert report.n_layers == 1
+    assert report.kappa_layers == pytest.approx(16.0**3, rel=1e-12)
+
+
+@pytest.mark.parametrize("practical_width", [1e3, 1e5, 1e12])
+def test_orders_above_practical_width_closed_form(permuted_diagonal, practical_width):
+    X = permuted_diagonal(5, 3, [4.0, 2.0, 1.0], seed=6)  # κ = 16, n = 5
+    report = kappa_report(X, practical_width=practical_width)
+    n_ln_n = 5 * math.log(5)
+    relu, attention = 16.0**2 * n_ln_n, 16.0**6 * n_ln_n
+    assert report.width_relu == pytest.approx(relu, rel=1e-12)
+    assert report.width_attention == pytest.approx(attention, rel=1e-12)
+    assert report.orders_above_practical_relu == pytest.approx(
+        math.log10(relu / practical_width), rel=1e-12
+    )
+    assert report.orders_above_practical_attention == pytest.approx(
+        math.log10(attention / practical_width), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("ranks", "expected_kappa"),
+    [([1], (1.0,)), ([4], (16.0,)), ([4, 1], (1.0, 16.0)), ([2, 2, 3], (4.0, 9.0))],
+)
+def test_report_ranks_accepted_at_the_boundaries(permuted_diagonal, ranks, expected_kappa):
+    X = permuted_diagonal(6, 4, [4.0, 2.0, 4.0 / 3.0, 1.0], seed=7)  # κ_k = k²
+    report = kappa_report(X, ranks=ranks)
+    assert report.curve_ranks == tuple(sorted(set(ranks)))
+    np.testing.assert_allclose(report.curve_kappa, expected_kappa, rtol=1e-12)
+
+
+@pytest.mark.parametrize("ranks", [[0], [-1], [5], [0, 2], [1, 5], [0, 5]])
+def test_report_ranks_refused_outside_one_to_min_n_d(permuted_diagonal, ranks):
+    X = permuted_diagonal(6, 4, [4.0, 2.0, 1.0, 0.5], seed=7)
+    with pytest.raises(ValueError, match=r"every entry of ranks must lie in \[1, 4\]"):
+        kappa_report(X, ranks=ranks)
+
+
+@pytest.mark.parametrize("ranks", [[], [[1, 2]], np.array(3)])
+def test_report_ranks_refused_unless_a_nonempty_1d_sequence(permuted_diagonal, ranks):
+    X = permuted_diagonal(6, 4, [4.0, 2.0, 1.0, 0.5], seed=7)
+    with pytest.raises(ValueError, match="ranks must be a non-empty 1-D sequence"):
+        kappa_report(X, ranks=ranks)
+
+
+def test_report_ranks_randomized_bounded_by_min_n_d(permuted_diagonal):
+    X = permuted_diagonal(6, 4, [4.0, 2.0, 4.0 / 3.0, 1.0], seed=8)
+    report = kappa_report(X, rank=2, ranks=[1, 4], method="randomized", random_state=0)
+    np.testing.assert_allclose(report.curve_kappa, (1.0, 16.0), rtol=1e-10)
+    with pytest.raises(ValueError, match=r"lie in \[1, 4\]"):
+        kappa_report(X, rank=2, ranks=[1, 5], method="randomized", random_state=0)
+
+
+def test_report_collapse_with_exactly_two_nonzero_rows():
+    # x₁ = (1, 0), x₂ = (1, 1) and two zero rows: the mean pairwise cosine of two rows is their
+    # cosine, 1/√2. C = XᵀX = [[2, 1], [1, 1]], so x₁C = (2, 1), x₂C = (3, 2): cosine 8/√65.
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    report = kappa_report(X)
+    assert report.collapse_raw == pytest.approx(1 / math.sqrt(2), rel=1e-14)
+    assert report.collapse_attention == pytest.approx(8 / math.sqrt(65), rel=1e-14)
+    one_row = kappa_report(np.array([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]]))
+    assert math.isnan(one_row.collapse_raw)
+    assert math.isnan(one_row.collapse_attention)
