@@ -191,10 +191,6 @@ def _direction_operator(X_ref, params):
     return operator, weights, 2 * e * params["n_layers"]
 
 
-@validate_params(
-    {"X_ref": ["array-like", "sparse matrix"], **_OPERATOR_CONSTRAINTS},
-    prefer_skip_nested_validation=True,
-)
 def linearized_attention_operator(
     X_ref, *, projection=None, n_layers=1, rank=None, random_state=None
 ):
@@ -294,6 +290,14 @@ def linearized_attention_operator(
         X_ref, projection=projection, n_layers=n_layers, rank=rank, random_state=random_state
     )
     return operator
+
+
+# Applied by assignment, not with @-syntax, which is the same thing at runtime: mutmut 3 skips
+# decorated functions, and this keeps the function body in its reach (docs/testing.rst).
+linearized_attention_operator = validate_params(
+    {"X_ref": ["array-like", "sparse matrix"], **_OPERATOR_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)(linearized_attention_operator)
 
 
 def _as_float64(X):
@@ -451,7 +455,6 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.rank = rank
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Compute the attention operator from the training rows.
 
@@ -490,6 +493,9 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             self.operator_log2_scale_ = 0
         self._n_features_out = X.shape[1]
         return self
+
+    # Wrapped by assignment so that mutmut reaches the body (see linearized_attention_operator).
+    fit = _fit_context(prefer_skip_nested_validation=True)(fit)
 
     def transform(self, X):
         """Apply linearized attention over the training rows to `X`.
@@ -639,7 +645,6 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         self.block_size = block_size
         self.memory_budget = memory_budget
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Store a float64 copy of the training rows as the reference set.
 
@@ -673,6 +678,9 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         )
         self._n_features_out = n_features
         return self
+
+    # Wrapped by assignment so that mutmut reaches the body (see linearized_attention_operator).
+    fit = _fit_context(prefer_skip_nested_validation=True)(fit)
 
     def transform(self, X):
         """Apply attention over the training rows to `X`, block by block.

@@ -638,3 +638,61 @@ def test_unnormalised_operator_overflow_is_still_refused():
     X = np.random.default_rng(13).normal(size=(20, 4)) * 1e300
     with pytest.raises(ValueError, match="overflowed float64"):
         LinearizedAttention(normalize=False).fit(X)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue #15: survivors of mutation testing, each killed against an independent computation
+# --------------------------------------------------------------------------------------------
+
+
+def test_all_negative_output_row_with_a_wide_range_keeps_its_sign_and_direction():
+    # C = diag(2^600, 2^-600): x = (-1, -1) maps to (-2^600, -2^-600), an all-negative row whose
+    # entries span 2^1200 (more than the float64 range). Its direction is (-1, -2^-1200) up to a
+    # factor 1 + O(2^-2400), i.e. exactly (-1, 0) in float64. The per-row power-of-two shift must
+    # use max|entry| = -min of such a row; its max (the entry nearest 0) overflows the other one.
+    X_train = np.array([[2.0**300, 0.0], [0.0, 2.0**-300]])
+    attn = LinearizedAttention().fit(X_train)
+    np.testing.assert_array_equal(attn.operator_, np.diag([2.0**600, 2.0**-600]))
+    out = attn.transform(np.array([[-1.0, -1.0], [1.0, 1.0], [-1.0, 0.0]]))
+    np.testing.assert_array_equal(out, [[-1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-3, 1e-150])
+def test_rank_truncation_at_small_scale_equals_the_hand_made_spectrum(rng, scale):
+    # All singular values below 1: the kept eigenvalues of C are s_k² < 1 and must be kept
+    # as they are (only round-off below 0 is clipped), so C_k = V_k diag(s_k²) V_kᵀ.
+    s = scale * np.array([0.6, 0.3, 0.05, 0.01])
+    U = _orthonormal_columns(rng, 6, 4)
+    V = _orthonormal_columns(rng, 4, 4)
+    X_ref = (U * s) @ V.T
+    for k in (1, 2, 4):
+        expected = (V[:, :k] * s[:k] ** 2) @ V[:, :k].T
+        M = linearized_attention_operator(X_ref, rank=k)
+        np.testing.assert_allclose(M, expected, rtol=0, atol=1e-13 * s[0] ** 2)
+        np.testing.assert_allclose(
+            np.linalg.eigvalsh(M)[::-1][:k], s[:k] ** 2, rtol=1e-12, atol=1e-13 * s[0] ** 2
+        )
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_reference_is_a_float64_copy_of_any_input(rng, fmt, dtype):
+    # X_ref_ is documented as a float64 copy (CSR for sparse input): it must not share memory
+    # with the caller's array, dense or sparse, and must hold the input's values exactly.
+    dense = rng.standard_normal((6, 4)).astype(dtype)
+    dense[dense < 0] = 0.0
+    expected = dense.astype(np.float64)  # a separate array: `dense` itself is overwritten below
+    X = dense if fmt == "dense" else sp.csr_matrix(dense) if fmt == "csr" else sp.csc_matrix(dense)
+    attn = SoftmaxAttention().fit(X)
+    stored = attn.X_ref_
+    assert stored.dtype == np.float64
+    if fmt == "dense":
+        assert isinstance(stored, np.ndarray)
+        assert not np.shares_memory(stored, X)
+        X[:] = 7.0
+    else:
+        assert sp.issparse(stored)
+        assert stored.format == "csr"
+        assert not np.shares_memory(stored.data, X.data)
+        X.data[:] = 7.0
+    np.testing.assert_array_equal(stored.toarray() if sp.issparse(stored) else stored, expected)
