@@ -142,17 +142,17 @@ def test_residual_error_fields(monkeypatch, path):
 
 
 def test_dual_condition_error_suggests_the_hand_computed_alpha():
-    # K = diag(4, 0, 0, 0), α = 1e-3: ‖K + αI‖₁ = 4.001, cond₁ = 4001; with max_condition = 100
-    # the suggestion is 10^⌈log10(2 · √4 · 4.001 / 100)⌉ = 10^⌈log10(0.16004)⌉ = 1
+    # K = diag(4, 0, 0, 0), α = 1e-3: ‖K + αI‖₁ = 4.001, cond₁ = 4001; with max_condition = 20
+    # the suggestion is 10^⌈log10(2 · √4 · 4.001 / 20)⌉ = 10^⌈log10(0.8002)⌉ = 1
     K = np.diag([4.0, 0.0, 0.0, 0.0])
     y = np.array([1.0, -1.0, 1.0, -1.0])
     with pytest.raises(NumericalCheckError, match="condition number") as info:
-        loo_influence(K, y, K[:1], y[:1], alpha=1e-3, max_condition=100.0)
+        loo_influence(K, y, K[:1], y[:1], alpha=1e-3, max_condition=20.0)
     err = info.value
     assert err.check == "condition_number"
     assert err.value == pytest.approx(4.001 / 1e-3, rel=1e-12)
     assert err.condition_number == err.value
-    assert err.threshold == 100.0
+    assert err.threshold == 20.0
     assert err.residual is None
     assert err.suggested_alpha == 1.0
 
@@ -203,31 +203,37 @@ def test_primal_condition_number_of_square_features():
     _, condition = loo_influence_features(F, y, F, y, alpha=0.1, return_condition=True)
     assert condition == pytest.approx(4.1 / 0.35, rel=1e-10)
     with pytest.raises(NumericalCheckError) as info:
-        loo_influence_features(F, y, F, y, alpha=0.1, max_condition=2.0)
+        loo_influence_features(F, y, F, y, alpha=0.1, max_condition=10.0)
     assert info.value.condition_number == pytest.approx(4.1 / 0.35, rel=1e-10)
-    assert info.value.suggested_alpha == 10.0  # 10^⌈log10(2 · 4.1 / 2)⌉
+    assert info.value.suggested_alpha == 1.0  # 10^⌈log10(2 · 4.1 / 10)⌉ = 10^⌈log10(0.82)⌉
 
 
 # --------------------------------------------------------------------------------------------
 # positive definiteness
 
 
-def test_indefinite_kernel_suggests_the_hand_computed_alpha():
-    # K = diag(2, −0.05), α = 0.01: λ_min(K + αI) = −0.04; the suggestion is
-    # 10^⌈log10(0.05 + ‖K‖₂ / 1e12)⌉ = 0.1
-    K = np.diag([2.0, -0.05])
+@pytest.mark.parametrize(
+    ("top", "max_condition", "expected"),
+    [(2.0, 1e12, 0.1), (3.0, 50.0, 1.0)],
+)
+def test_indefinite_kernel_suggests_the_hand_computed_alpha(top, max_condition, expected):
+    # K = diag(top, −0.05), α = 0.01: λ_min(K + αI) = −0.04; the suggestion is
+    # 10^⌈log10(0.05 + ‖K‖₂ / max_condition)⌉: 10^⌈log10(0.05 + 2e-12)⌉ = 0.1 and
+    # 10^⌈log10(0.05 + 0.06)⌉ = 1
+    K = np.diag([top, -0.05])
     y = np.array([1.0, -1.0])
+    options = {"max_condition": max_condition}
     with pytest.raises(NumericalCheckError, match="not positive definite") as info:
-        loo_influence(K, y, K, y, alpha=0.01)
+        loo_influence(K, y, K, y, alpha=0.01, **options)
     err = info.value
     assert err.check == "positive_definite"
     assert err.value == pytest.approx(-0.04, rel=1e-12)
-    assert err.suggested_alpha == pytest.approx(0.1, rel=1e-15)
+    assert err.suggested_alpha == pytest.approx(expected, rel=1e-15)
     assert err.threshold is None
     assert err.condition_number is None
     assert err.residual is None
     # the suggestion works
-    assert np.all(np.isfinite(loo_influence(K, y, K, y, alpha=err.suggested_alpha)))
+    assert np.all(np.isfinite(loo_influence(K, y, K, y, alpha=err.suggested_alpha, **options)))
 
 
 def test_intrinsic_sensitivity_refuses_a_zero_smallest_eigenvalue():
