@@ -1,0 +1,306 @@
+"""The numerical checks of the leave-one-out influence, against hand computations (#15).
+
+Each test pins a number or a branch that a one-token change of ``influence/loo.py`` would
+move: the fields of ``NumericalCheckError`` for every kind of check, the suggested ridge, the
+guards against zero norms, and the default ``alpha``.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.kernel_ridge import KernelRidge
+
+from sklearn_attnkernel import intrinsic_sensitivity, loo_influence, loo_influence_features
+from sklearn_attnkernel.influence import loo as loo_module
+from sklearn_attnkernel.influence.loo import NumericalCheckError
+
+
+def _rbf_problem(n=14, n_test=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n + n_test, 3))
+    K = np.exp(-0.5 * np.sum((X[:, None] - X[None]) ** 2, axis=-1))
+    y = np.sign(X[:, 0] + 0.1)
+    return K[:n, :n], y[:n], K[n:, :n], y[n:]
+
+
+def _refit_squared_influence(K, y, K_test, y_test, alpha):
+    """Mean squared-loss influence from n explicit sklearn KernelRidge refits."""
+    n = K.shape[0]
+    full = KernelRidge(kernel="precomputed", alpha=alpha).fit(K, y).predict(K_test)
+    out = np.empty(n)
+    for i in range(n):
+        keep = np.arange(n) != i
+        model = KernelRidge(kernel="precomputed", alpha=alpha).fit(K[np.ix_(keep, keep)], y[keep])
+        out[i] = np.mean((model.predict(K_test[:, keep]) - y_test) ** 2 - (full - y_test) ** 2)
+    return out
+
+
+def _rotation(d, seed):
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    return q
+
+
+# --------------------------------------------------------------------------------------------
+# cross-entropy targets
+
+
+@pytest.mark.parametrize("bad_row", [[1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, -1.0]])
+def test_cross_entropy_rejects_rows_without_a_single_one(bad_row):
+    # one-hot-looking or ±1-looking rows with zero or two 1s name no class
+    K, _, K_test, _ = _rbf_problem(n=6, n_test=3)
+    Y_train = np.eye(3)[np.arange(6) % 3]
+    Y_test = np.array([[0.0, 1.0, 0.0], bad_row, [1.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"row 1 is \[") as info:
+        loo_influence(K, Y_train, K_test, Y_test, loss="cross_entropy")
+    assert str(bad_row) in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# symmetry
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_symmetry_error_fields_match_hand_computation(scale):
+    # K − Kᵀ has entries ±ε at (0, 1), (1, 0): ‖K − Kᵀ‖_F = √2 ε, ‖K‖_F = √(4 + 1 + (1 + ε)²)
+    eps = 0.25
+    K = scale * np.array([[2.0, 1.0 + eps], [1.0, 0.0]])
+    expected = math.sqrt(2.0) * eps / math.sqrt(4.0 + 1.0 + (1.0 + eps) ** 2)
+    with pytest.raises(NumericalCheckError, match="not symmetric") as info:
+        loo_influence(K, [1.0, -1.0], K[:1], [1.0], check=False)
+    err = info.value
+    assert err.check == "symmetry"
+    assert err.value == pytest.approx(expected, rel=1e-12)
+    assert err.threshold == 1e-6
+    assert err.condition_number is None
+    assert err.residual is None
+    assert err.suggested_alpha is None
+
+
+def test_all_zero_kernel_is_symmetric_and_has_zero_influence():
+    # K = 0: every prediction is 0 with or without any point, so every influence is 0;
+    # S(K) = L ‖y‖ / α² in closed form
+    K = np.zeros((4, 4))
+    y = np.array([1.0, -1.0, 2.0, 0.5])
+    assert_allclose(loo_influence(K, y, K[:2], y[:2], reduce=None), np.zeros((2, 4)), atol=0)
+    assert intrinsic_sensitivity(K, y, alpha=0.5, lipschitz=3.0) == pytest.approx(
+        3.0 * np.linalg.norm(y) / 0.25, rel=1e-14
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# residual
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_all_zero_targets_give_zero_influence(path):
+    # Y = 0: the ridge fits are 0 with or without any point, so every influence is exactly 0
+    # (the relative residual is 0, not 0 / 0)
+    F = np.random.default_rng(1).normal(size=(8, 3))
+    Y = np.zeros((8, 2))
+    if path == "dual":
+        result = loo_influence(F @ F.T, Y, F[:3] @ F.T, Y[:3], reduce=None)
+    else:
+        result = loo_influence_features(F, Y, F[:3], Y[:3], reduce=None)
+    assert_allclose(result, np.zeros((3, 8)), atol=0)
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_residual_error_fields(monkeypatch, path):
+    # with the tolerance at 0 every solve fails the residual check: the error must carry the
+    # relative residual, the threshold and the condition number of the system
+    rng = np.random.default_rng(2)
+    F = rng.normal(size=(12, 4))
+    y = rng.normal(size=12)
+    alpha = 0.05
+    monkeypatch.setattr(loo_module, "_RESIDUAL_RTOL", 0.0)
+
+    def run(targets):
+        if path == "dual":
+            args, fn = (F @ F.T, targets, F[:2] @ F.T, targets[:2]), loo_influence
+        else:
+            args, fn = (F, targets, F[:2], targets[:2]), loo_influence_features
+        with pytest.raises(NumericalCheckError, match="residual") as info:
+            fn(*args, alpha=alpha)
+        return info.value
+
+    err = run(y)
+    system = F @ F.T + alpha * np.eye(12)
+    assert err.check == "residual"
+    assert err.threshold == 0.0
+    assert err.value == err.residual
+    assert 0.0 < err.residual < 1e3 * np.finfo(np.float64).eps * np.linalg.cond(system)
+    assert err.suggested_alpha is None
+    assert_allclose(err.condition_number, np.linalg.cond(system, 1 if path == "dual" else 2))
+    # the residual is relative: scaling the targets by 2⁴⁰ scales the solve exactly
+    assert_allclose(run(y * 2.0**40).residual, err.residual, rtol=0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# condition number and the suggested ridge
+
+
+def test_dual_condition_error_suggests_the_hand_computed_alpha():
+    # K = diag(4, 0, 0, 0), α = 1e-3: ‖K + αI‖₁ = 4.001, cond₁ = 4001; with max_condition = 20
+    # the suggestion is 10^⌈log10(2 · √4 · 4.001 / 20)⌉ = 10^⌈log10(0.8002)⌉ = 1
+    K = np.diag([4.0, 0.0, 0.0, 0.0])
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    with pytest.raises(NumericalCheckError, match="condition number") as info:
+        loo_influence(K, y, K[:1], y[:1], alpha=1e-3, max_condition=20.0)
+    err = info.value
+    assert err.check == "condition_number"
+    assert err.value == pytest.approx(4.001 / 1e-3, rel=1e-12)
+    assert err.condition_number == err.value
+    assert err.threshold == 20.0
+    assert err.residual is None
+    assert err.suggested_alpha == 1.0
+
+
+def test_dual_condition_error_suggestion_below_one():
+    # K = diag(0.1, 0), α = 1e-5, max_condition = 100: 2 · √2 · 0.10001 / 100 = 2.83e-3 → 1e-2
+    K = np.diag([0.1, 0.0])
+    y = np.array([1.0, -1.0])
+    with pytest.raises(NumericalCheckError) as info:
+        loo_influence(K, y, K, y, alpha=1e-5, max_condition=100.0)
+    assert info.value.value == pytest.approx(0.10001 / 1e-5, rel=1e-12)
+    assert info.value.suggested_alpha == pytest.approx(1e-2, rel=1e-15)
+
+
+def test_dual_condition_error_suggestion_equal_to_alpha_is_dropped():
+    # indefinite K with K + αI positive definite: K = diag(0.9, 1e-4 − 0.1), α = 0.1 gives
+    # K + αI = diag(1, 1e-4), cond₁ = 1e4 > 100. The rule 10^⌈log10(2 · √2 · 1 / 100)⌉ = 0.1
+    # is not larger than α, so no ridge is suggested
+    K = np.diag([0.9, 1e-4 - 0.1])
+    y = np.array([1.0, -1.0])
+    with pytest.raises(NumericalCheckError, match="K itself is ill-conditioned") as info:
+        loo_influence(K, y, K, y, alpha=0.1, max_condition=100.0)
+    assert info.value.value == pytest.approx(1e4, rel=1e-9)
+    assert info.value.suggested_alpha is None
+
+
+def test_primal_condition_error_suggests_the_hand_computed_alpha():
+    # F = U diag(3, 1) Vᵀ with 5 rows: eigenvalues of F Fᵀ + αI are 9.01, 1.01, 0.01 (×3);
+    # cond₂ = 901, and 10^⌈log10(2 · 9.01 / 100)⌉ = 1
+    U = _rotation(5, 3)[:, :2]
+    F = U @ np.diag([3.0, 1.0]) @ _rotation(2, 4).T
+    y = np.array([1.0, -1.0, 1.0, 1.0, -1.0])
+    with pytest.raises(NumericalCheckError) as info:
+        loo_influence_features(F, y, F[:2], y[:2], alpha=0.01, max_condition=100.0)
+    err = info.value
+    assert err.check == "condition_number"
+    assert err.value == pytest.approx(9.01 / 0.01, rel=1e-10)
+    assert err.condition_number == err.value
+    assert err.threshold == 100.0
+    assert err.suggested_alpha == 1.0
+
+
+def test_primal_condition_number_of_square_features():
+    # n = d: F F ᵀ is full rank, its eigenvalues are the squared singular values 4, 1, 0.25, so
+    # cond₂(F Fᵀ + αI) = 4.1 / 0.35 (not 4.1 / α, as it would be for n > d)
+    F = _rotation(3, 5) @ np.diag([2.0, 1.0, 0.5]) @ _rotation(3, 6).T
+    y = np.array([1.0, -1.0, 1.0])
+    _, condition = loo_influence_features(F, y, F, y, alpha=0.1, return_condition=True)
+    assert condition == pytest.approx(4.1 / 0.35, rel=1e-10)
+    with pytest.raises(NumericalCheckError) as info:
+        loo_influence_features(F, y, F, y, alpha=0.1, max_condition=10.0)
+    assert info.value.condition_number == pytest.approx(4.1 / 0.35, rel=1e-10)
+    assert info.value.suggested_alpha == 1.0  # 10^⌈log10(2 · 4.1 / 10)⌉ = 10^⌈log10(0.82)⌉
+
+
+# --------------------------------------------------------------------------------------------
+# positive definiteness
+
+
+@pytest.mark.parametrize(
+    ("top", "max_condition", "expected"),
+    [(2.0, 1e12, 0.1), (3.0, 50.0, 1.0)],
+)
+def test_indefinite_kernel_suggests_the_hand_computed_alpha(top, max_condition, expected):
+    # K = diag(top, −0.05), α = 0.01: λ_min(K + αI) = −0.04; the suggestion is
+    # 10^⌈log10(0.05 + ‖K‖₂ / max_condition)⌉: 10^⌈log10(0.05 + 2e-12)⌉ = 0.1 and
+    # 10^⌈log10(0.05 + 0.06)⌉ = 1
+    K = np.diag([top, -0.05])
+    y = np.array([1.0, -1.0])
+    options = {"max_condition": max_condition}
+    with pytest.raises(NumericalCheckError, match="not positive definite") as info:
+        loo_influence(K, y, K, y, alpha=0.01, **options)
+    err = info.value
+    assert err.check == "positive_definite"
+    assert err.value == pytest.approx(-0.04, rel=1e-12)
+    assert err.suggested_alpha == pytest.approx(expected, rel=1e-15)
+    assert err.threshold is None
+    assert err.condition_number is None
+    assert err.residual is None
+    # the suggestion works
+    assert np.all(np.isfinite(loo_influence(K, y, K, y, alpha=err.suggested_alpha, **options)))
+
+
+def test_intrinsic_sensitivity_refuses_a_zero_smallest_eigenvalue():
+    # K + αI = diag(0, 2.5): not positive definite, λ_min exactly 0
+    K = np.diag([-0.5, 2.0])
+    with pytest.raises(NumericalCheckError, match="not positive definite") as info:
+        intrinsic_sensitivity(K, [1.0, 1.0], alpha=0.5, lipschitz=1.0)
+    err = info.value
+    assert err.check == "positive_definite"
+    assert err.value == 0.0
+    assert err.threshold is None
+    assert err.suggested_alpha is None
+
+
+# --------------------------------------------------------------------------------------------
+# non-finite results
+
+
+def test_leverage_rounded_to_one_is_refused():
+    # point 0 alone spans its direction with ‖f_0‖² = 2⁶⁶: M = FᵀF + αI rounds to
+    # diag(2⁶⁶, 2 + α), so f_0ᵀ M⁻¹ f_0 = 1 exactly and H_00 = 0
+    F = np.array([[2.0**33, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    y = np.array([1.0, -1.0, 1.0])
+    with pytest.raises(NumericalCheckError, match="leverage rounded to 1") as info:
+        loo_influence_features(F, y, F[1:], y[1:], alpha=2.0**-10, check=False)
+    err = info.value
+    assert err.check == "finite"
+    assert err.value == 0.0
+    assert err.threshold is None
+    assert err.condition_number is None
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_overflowing_influence_is_refused(path):
+    # test rows 1e200 times the training rows: the influence is ~1e400, beyond float64
+    F = np.eye(3)
+    y = np.array([1.0, -1.0, 1.0])
+    F_test = 1e200 * F[:1]
+    if path == "dual":
+        args, fn = (F @ F.T, y, F_test @ F.T, y[:1]), loo_influence
+    else:
+        args, fn = (F, y, F_test, y[:1]), loo_influence_features
+    with np.errstate(over="ignore"), pytest.raises(NumericalCheckError, match="not finite") as info:
+        fn(*args, alpha=1.0)
+    err = info.value
+    assert err.check == "finite"
+    assert math.isnan(err.value)
+    assert err.threshold is None
+    assert err.suggested_alpha is None
+
+
+# --------------------------------------------------------------------------------------------
+# defaults
+
+
+def test_default_alpha_is_one_thousandth():
+    K, y, K_test, y_test = _rbf_problem()
+    expected = _refit_squared_influence(K, y, K_test, y_test, alpha=1e-3)
+    assert np.abs(expected).max() > 1e-2
+    scale = np.abs(expected).max()
+    assert_allclose(loo_influence(K, y, K_test, y_test), expected, rtol=0, atol=1e-7 * scale)
+    F = np.random.default_rng(7).normal(size=(18, 4))
+    Kf = F @ F.T
+    expected = _refit_squared_influence(Kf[:14, :14], y, Kf[14:, :14], y_test, alpha=1e-3)
+    assert_allclose(
+        loo_influence_features(F[:14], y, F[14:], y_test),
+        expected,
+        rtol=0,
+        atol=1e-7 * np.abs(expected).max(),
+    )
