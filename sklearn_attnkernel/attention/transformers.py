@@ -116,13 +116,21 @@ def _projection_weights(projection, n_features, n_layers, random_state):
     return layers
 
 
-def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state, weights=False):
+def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state):
     """Compute the operator from an already validated float64 reference set.
 
     Returns ``(operator, weights)``: the ``d × d`` operator and the per-layer ``(W_Q, W_K, W_V)``
-    projections it was built with (None for identity projections). ``weights`` other than
-    False reuses projections already drawn instead of drawing them from `random_state`.
+    projections it was built with (None for identity projections). Refuses an operator that
+    overflowed float64.
     """
+    weights = _projection_weights(projection, X_ref.shape[1], n_layers, random_state)
+    operator = _operator_from_weights(X_ref, weights, n_layers=n_layers, rank=rank)
+    _check_finite_operator(operator, X_ref, n_layers)
+    return operator, weights
+
+
+def _operator_from_weights(X_ref, weights, *, n_layers, rank):
+    """The ``d × d`` operator of `X_ref` with projections already drawn (may be non-finite)."""
     n_samples, n_features = X_ref.shape
     max_rank = min(n_samples, n_features)
     if rank is not None and rank > max_rank:
@@ -130,8 +138,6 @@ def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state, wei
             f"rank={rank} exceeds min(n_samples, n_features)={max_rank} of the reference set "
             f"(shape {X_ref.shape}); pass rank <= {max_rank}, or rank=None for no truncation."
         )
-    if weights is False:
-        weights = _projection_weights(projection, n_features, n_layers, random_state)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         C = _reference_covariance(X_ref)
         if rank is not None and np.all(np.isfinite(C)):
@@ -142,23 +148,26 @@ def _linearized_operator(X_ref, *, projection, n_layers, rank, random_state, wei
             operator = np.eye(n_features)
             for W_Q, W_K, W_V in weights:
                 operator = operator @ (W_Q @ (W_K.T @ (C @ W_V)))
+    logger.debug(
+        "linearized attention operator from a %d×%d reference set: projections=%s, "
+        "n_layers=%d, rank=%r",
+        n_samples,
+        n_features,
+        weights is not None,
+        n_layers,
+        rank,
+    )
+    return operator
+
+
+def _check_finite_operator(operator, X_ref, n_layers):
     if not np.all(np.isfinite(operator)):
         raise ValueError(
             "The linearized attention operator is not finite: X_refᵀ X_ref or its power for "
             f"n_layers={n_layers} overflowed float64 (largest |X_ref| entry "
-            f"{abs(X_ref).max():.3g}). Rescale the input, e.g. with "
+            f"{max_abs(X_ref):.3g}). Rescale the input, e.g. with "
             "sklearn.preprocessing.Normalizer."
         )
-    logger.debug(
-        "linearized attention operator from a %d×%d reference set: projection=%r, n_layers=%d, "
-        "rank=%r",
-        n_samples,
-        n_features,
-        projection if not isinstance(projection, tuple) else "tuple",
-        n_layers,
-        rank,
-    )
-    return operator, weights
 
 
 def _out_of_range(operator, X_ref):
@@ -169,26 +178,21 @@ def _out_of_range(operator, X_ref):
     return largest < np.finfo(np.float64).tiny and max_abs(X_ref) > 0
 
 
-def _direction_operator(X_ref, params):
+def _direction_operator(X_ref, *, projection, n_layers, rank, random_state):
     """``(operator, weights, log2_scale)`` for a transformer whose rows are ℓ2-normalised.
 
     Their output depends only on the direction of ``X @ M``, so when ``M`` leaves the float64
     range (``X_ref`` near 1e±300) the operator of ``X_ref · 2⁻ᵉ`` is kept instead: it is exactly
-    ``M · 2^(−2eL)`` (each layer is quadratic in ``X_ref``), and ``log2_scale = 2eL``.
+    ``M · 2^(−2eL)`` (each layer is linear in ``C = X_refᵀ X_ref``), and ``log2_scale = 2eL``.
     """
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        weights = _projection_weights(
-            params["projection"], X_ref.shape[1], params["n_layers"], params["random_state"]
-        )
-        try:
-            operator, _ = _linearized_operator(X_ref, weights=weights, **params)
-        except ValueError:  # overflow, reported by _linearized_operator
-            operator = None
-    if operator is not None and not _out_of_range(operator, X_ref):
+    weights = _projection_weights(projection, X_ref.shape[1], n_layers, random_state)
+    operator = _operator_from_weights(X_ref, weights, n_layers=n_layers, rank=rank)
+    if not _out_of_range(operator, X_ref):
         return operator, weights, 0
     X_scaled, e = scale_by_pow2(X_ref)
-    operator, _ = _linearized_operator(X_scaled, weights=weights, **params)
-    return operator, weights, 2 * e * params["n_layers"]
+    operator = _operator_from_weights(X_scaled, weights, n_layers=n_layers, rank=rank)
+    _check_finite_operator(operator, X_scaled, n_layers)
+    return operator, weights, 2 * e * n_layers
 
 
 def linearized_attention_operator(
@@ -486,7 +490,7 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         }
         if self.normalize:
             self.operator_, self.projections_, self.operator_log2_scale_ = _direction_operator(
-                _as_float64(X), params
+                _as_float64(X), **params
             )
         else:
             self.operator_, self.projections_ = _linearized_operator(_as_float64(X), **params)
