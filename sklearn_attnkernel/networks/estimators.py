@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._utils.memory import DEFAULT_MEMORY_BUDGET
 from .base import BaseTwoLayerReLU
 from .modules import TORCH_DTYPES
 
@@ -253,7 +254,7 @@ class TwoLayerReLUClassifier(ClassifierMixin, BaseTwoLayerReLU):
         device="auto",
         dtype="float32",
         mixed_precision=False,
-        memory_budget=4 * 2**30,
+        memory_budget=DEFAULT_MEMORY_BUDGET,
         adversarial_training=None,
         random_state=None,
         verbose=0,
@@ -587,7 +588,7 @@ class TwoLayerReLURegressor(RegressorMixin, BaseTwoLayerReLU):
         device="auto",
         dtype="float32",
         mixed_precision=False,
-        memory_budget=4 * 2**30,
+        memory_budget=DEFAULT_MEMORY_BUDGET,
         adversarial_training=None,
         random_state=None,
         verbose=0,

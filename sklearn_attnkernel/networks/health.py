@@ -11,15 +11,12 @@ import warnings
 import numpy as np
 
 __all__ = [
-    "DEFAULT_MEMORY_BUDGET",
     "NonFiniteTrainingError",
     "check_float32_cast",
     "check_training_memory",
     "training_bytes",
 ]
 
-#: Default ``memory_budget`` of the estimators (bytes): 4 GiB, as for ``empirical_ntk``.
-DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
 _FLOAT32 = np.finfo(np.float32)
 

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
+from .._utils.memory import DEFAULT_MEMORY_BUDGET, format_bytes
 from .._utils.scale import ldexp_checked, scale_by_pow2
 from ..networks.modules import TwoLayerReLU, resolve_device, unwrap_model
 
@@ -28,16 +29,11 @@ __all__ = ["empirical_ntk"]
 
 _FLOAT64_BYTES = 8
 _RESCALE = "rescale X (and Y), e.g. with sklearn.preprocessing.Normalizer"
-_DEFAULT_MEMORY_BUDGET = 4 * 2**30  # 4 GiB
 # Largest row block when block_size=None: bigger blocks gain little BLAS efficiency.
 _MAX_AUTO_BLOCK = {"analytic": 2048, "jacobian": 256}
 # The Jacobian path holds the X block's and the Y block's Jacobians and about as much again
 # inside jacrev; the estimate below counts three Jacobian-sized buffers per block row.
 _JACOBIAN_BUFFERS = 3
-
-
-def _fmt_bytes(n_bytes):
-    return f"{n_bytes / 2**30:.2f} GiB"
 
 
 def _module_device(module):
@@ -64,9 +60,9 @@ def _check_memory(*, n_x, n_y, fixed_bytes, per_row_bytes, block_size, memory_bu
     out_bytes = n_x * n_y * _FLOAT64_BYTES
     if out_bytes + fixed_bytes + per_row_bytes > memory_budget:
         raise ValueError(
-            f"The {n_x}×{n_y} float64 NTK needs {_fmt_bytes(out_bytes)} (plus "
-            f"{_fmt_bytes(fixed_bytes + per_row_bytes)} of {what} for a single row block), more "
-            f"than memory_budget={memory_budget} bytes ({_fmt_bytes(memory_budget)}). Compute it "
+            f"The {n_x}×{n_y} float64 NTK needs {format_bytes(out_bytes)} (plus "
+            f"{format_bytes(fixed_bytes + per_row_bytes)} of {what} for a single row block), more "
+            f"than memory_budget={memory_budget} bytes ({format_bytes(memory_budget)}). Compute it "
             "on a subset of the rows (or for X against a smaller Y), or raise memory_budget if "
             "the machine has the memory."
         )
@@ -77,8 +73,8 @@ def _check_memory(*, n_x, n_y, fixed_bytes, per_row_bytes, block_size, memory_bu
     if needed > memory_budget:
         largest = max(1, room // per_row_bytes)
         raise ValueError(
-            f"block_size={block_size} needs {_fmt_bytes(needed)} (the {n_x}×{n_y} output, "
-            f"{_fmt_bytes(block_size * per_row_bytes)} of {what} per block), more than "
+            f"block_size={block_size} needs {format_bytes(needed)} (the {n_x}×{n_y} output, "
+            f"{format_bytes(block_size * per_row_bytes)} of {what} per block), more than "
             f"memory_budget={memory_budget} bytes; use block_size <= {largest} or block_size=None."
         )
     return min(block_size, n_x)
@@ -301,7 +297,7 @@ def empirical_ntk(
     method="auto",
     block_size=None,
     device=None,
-    memory_budget=_DEFAULT_MEMORY_BUDGET,
+    memory_budget=DEFAULT_MEMORY_BUDGET,
 ):
     """Empirical neural tangent kernel of a network at its current parameters.
 
