@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from sklearn_attnkernel.diagnostics import kappa_report
+from sklearn_attnkernel.diagnostics.report import format_verdict
 
 
 def test_report_outputs(with_singular_values):
@@ -44,7 +45,7 @@ def test_report_overflowing_values_become_none_in_dict(with_singular_values):
     assert huge.log10_kappa_layers == pytest.approx(41 * 18, rel=1e-6)
     assert huge.to_dict()["kappa_layers"] is None
     json.dumps(huge.to_dict(), allow_nan=False)
-    assert "cannot reach" in report.verdict
+    assert "both above the practical 10^5" in report.verdict
 
 
 def test_report_well_conditioned_verdict_and_zero_rows():
@@ -52,4 +53,40 @@ def test_report_well_conditioned_verdict_and_zero_rows():
     report = kappa_report(X)
     assert report.kappa == pytest.approx(1.0)
     assert report.collapse_raw == pytest.approx(0.0, abs=1e-15)  # zero row excluded
-    assert report.verdict.startswith("attention can reach")
+    assert "both within the practical 10^5" in report.verdict
+
+
+def test_text_says_what_is_computed(with_singular_values):
+    # σ = 1, 0.7, 0.3: κ = (1/0.3)², so the width ratio κ⁴ is 10^(8 log10(1/0.3)) = 10^4.2
+    X = with_singular_values(30, 3, [1.0, 0.7, 0.3], seed=2)
+    report = kappa_report(X)
+    text = str(report)
+    assert "bound of the matrix-exponential model" in text
+    assert "not the entrywise softmax" in text
+    assert "sufficient width, 2L-ReLU" in text
+    assert "sufficient width, MLP-Attn" in text
+    assert f"κ = λ₁/λ_r of G = XXᵀ, r = {report.rank}" in text
+    log10_ratio = 8 * math.log10(1 / 0.3)
+    assert f"κ⁴ = 10^{log10_ratio:.1f}" in text
+    for overclaim in ("softmax bound", "required width,", "cannot reach", "needs m"):
+        assert overclaim not in text
+    assert f"κ read at rank {report.rank}" in report.verdict
+    assert report.verdict.startswith(f"MLP-Attn's sufficient width is κ⁴ = 10^{log10_ratio:.1f}")
+
+
+@pytest.mark.parametrize(
+    ("log10_attention", "log10_relu", "expected"),
+    [
+        (45.1, 17.8, "both above the practical 10^5"),
+        (9.3, 4.1, "MLP-Attn's above the practical 10^5, 2L-ReLU's within it"),
+        (4.6, 3.1, "both within the practical 10^5"),
+    ],
+)
+def test_verdict_places_both_widths_against_the_practical_one(
+    log10_attention, log10_relu, expected
+):
+    verdict = format_verdict(log10_attention, log10_relu, 5.0, rank=7)
+    assert expected in verdict
+    assert f"κ⁴ = 10^{log10_attention - log10_relu:.1f}" in verdict
+    assert "(κ read at rank 7)" in verdict
+    assert "sufficient condition with unknown constants" in verdict

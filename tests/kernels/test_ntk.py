@@ -25,7 +25,7 @@ def data():
 
 
 def _brute_force(X, Y, train_readout, sigma_w):
-    """Entry-by-entry evaluation of the formula of PAPER.md §2 with math on scalars."""
+    """Entry-by-entry evaluation of the formula of Thm 4.3 (arXiv 2603.13085), scalar math."""
     K = np.zeros((len(X), len(Y)))
     for i, x in enumerate(X):
         for j, z in enumerate(Y):

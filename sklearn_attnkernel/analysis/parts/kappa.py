@@ -8,7 +8,7 @@ __all__ = ["run"]
 
 
 def run(cells, ctx):
-    """κ, κ³, required widths, the rank curve κ_k and the eigenvalues of ``G`` and ``G³``."""
+    """κ, κ³, sufficient widths (Thm 4.8), the rank curve κ_k and the spectra of ``G``, ``G³``."""
     import scipy.linalg
 
     from ...diagnostics import kappa_report
