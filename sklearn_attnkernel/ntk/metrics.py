@@ -196,14 +196,16 @@ def _distance(f_m, f_ntk, normalize):
     prefer_skip_nested_validation=True,
 )
 def function_space_distance(fitted_model, X_train, y_train, X_eval, *, alpha=1e-3, normalize=False):
-    """Distance between a network's outputs and its infinite-width NTK predictor.
+    """Distance between a network's outputs and kernel ridge regression with its infinite-width NTK.
 
     ``‖f_m(X_eval) − f_NTK(X_eval)‖₂`` (arXiv 2603.13085, Fig. 1, Table 1): ``f_m`` is the network's
     raw output and ``f_NTK`` kernel ridge regression (:class:`~sklearn.kernel_ridge.KernelRidge`,
     ``kernel="precomputed"``) with the infinite-width NTK ``Θ∞`` of the same network (same
     ``train_readout`` and ``sigma_w``), fitted on ``X_train`` and the targets as the network was
     trained on them. Both are computed on the network's input features, i.e. after a pipeline's
-    transformers.
+    transformers. ``f_NTK`` is the infinite-width network's prediction only for squared loss under
+    gradient flow; for a network trained with Adam or cross-entropy it is the paper's reference
+    point, not the network's limit.
 
     Parameters
     ----------
