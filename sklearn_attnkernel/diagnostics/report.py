@@ -67,7 +67,7 @@ class KappaReport:
     n_layers : int
         Number ``L`` of attention layers in ``kappa_layers``.
     kappa_layers, log10_kappa_layers : float
-        ``κ^{2L+1}``.
+        ``κ^{2L+1}``: ``L`` stacked layers that all reuse the original ``C`` (Remark 4.10).
     temperature : float
         Temperature ``τ`` used in ``softmax_bound``.
     softmax_bound, log10_softmax_bound : float
