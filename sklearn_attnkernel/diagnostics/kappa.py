@@ -202,9 +202,9 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
     projections by ``κ · exp(2(λ₁ − λ_r)/τ)``: this is the bound of the matrix-exponential model,
     the exact condition number of ``e^{G/τ} G e^{G/τ}`` with the *matrix* exponential
     ``e^{G/τ} = U e^{Λ/τ} Uᵀ``. It does not hold for the entrywise exponential that
-    :class:`~sklearn_attnkernel.SoftmaxAttention` applies, whose kernel can be better conditioned
-    by many orders of magnitude; read it as a property of that model, never as the κ of softmax
-    attention.
+    :class:`~sklearn_attnkernel.SoftmaxAttention` applies, whose kernel's condition number can
+    differ from it by orders of magnitude, in either direction; read it as a property of that
+    model, never as the κ of softmax attention.
 
     Parameters
     ----------

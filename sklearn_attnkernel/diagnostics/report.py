@@ -75,14 +75,14 @@ class KappaReport:
         arXiv 2603.13085), i.e. the condition number of ``e^{G/τ} G e^{G/τ}`` with the matrix
         exponential ``e^{G/τ} = U e^{Λ/τ} Uᵀ``. It is not the condition number of the entrywise
         softmax or exponential attention that
-        :class:`~sklearn_attnkernel.SoftmaxAttention` computes, which can be orders of magnitude
-        smaller. The field keeps its historical name.
+        :class:`~sklearn_attnkernel.SoftmaxAttention` computes, which can differ from it by
+        orders of magnitude, in either direction. The field keeps its historical name.
     width_relu, log10_width_relu : float
         ``κ² n ln n``: sufficient width for the 2L-ReLU net's NTK regime (Thm 4.8; a sufficient
         condition with unknown constants, so an order of magnitude, not a requirement).
     width_attention, log10_width_attention : float
         ``κ⁶ n ln n``: the same sufficient width for MLP-Attn. Its ratio to ``width_relu`` is
-        ``κ⁴``, free of ``n`` and of the unknown constant.
+        ``κ⁴``, free of ``n``.
     practical_width : float
         Largest width considered practical *(ours)*.
     orders_above_practical_relu, orders_above_practical_attention : float

@@ -3,7 +3,7 @@
 Thm 4.8 gives ``m = Ω(κᵖ n log n)`` as a *sufficient* condition with unknown constants; the
 paper leaves a matching lower bound open. The value is an order of magnitude of a sufficient
 width, not the width a network needs; the robust quantity is the ratio ``κ⁴`` between the two
-architectures, in which ``n ln n`` and the (shared) constant cancel.
+architectures, in which ``n ln n`` cancels.
 
 Computed in log space, so the order of magnitude survives where ``m*`` overflows float64.
 """
@@ -56,10 +56,10 @@ def required_width(kappa, n, architecture="attention", *, log10=False):
     *sufficient* condition with unknown constants, and the paper leaves a lower bound open: a
     smaller width may well suffice. The constant is taken as 1, so read the result as the order
     of magnitude of a sufficient width, never as the width a network needs. The ratio of the two
-    architectures, ``κ⁴``, does not depend on ``n`` or on the shared constant and is the robust
-    quantity. The value depends strongly on the rank at which ``κ`` is read (see
-    :func:`kappa_report`); the same rule gives the 2L-ReLU net ``10⁶``–``10¹⁸`` on
-    scikit-learn's digits, depending on that rank. Computed in log space.
+    architectures, ``κ⁴``, does not depend on ``n`` and is the robust quantity. The value
+    depends strongly on the rank at which ``κ`` is read (see :func:`kappa_report`); the same
+    rule gives the 2L-ReLU net ``10⁶``–``10¹⁸`` on scikit-learn's digits, depending on that
+    rank. Computed in log space.
 
     Parameters
     ----------
