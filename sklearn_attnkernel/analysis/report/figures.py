@@ -41,7 +41,8 @@ _DODGE = "Points are offset slightly along x so that overlapping series stay vis
 _CAPTIONS = {
     "ntk_distance": "Distance of the empirical NTK (and of the network function) to the "
     "infinite-width limit against width; solid: trained, dashed: initialisation; bars: 95 % CI "
-    f"over seeds. {_DODGE} {_ONE_LINE}",
+    "over seeds (on a log axis, an interval that reaches 0 runs to the bottom edge). "
+    f"{_DODGE} {_ONE_LINE}",
     "flip_rates": "Flip rate by attack (bars, 95 % CI, shown clipped to [0, 1]) against the "
     "random ±ε baseline (dotted lines, same colour).",
     "curve": "{label} against ε ({space} units, log scale), mean and 95 % CI over seeds; dotted "
@@ -51,8 +52,8 @@ _CAPTIONS = {
     "grey band: the paper's 6–9×; line at 1: no gap. Infinite ratios (2L-ReLU flips nothing) "
     f"are left out. {_DODGE}",
     "spectra": "Normalised eigenvalues of G and of G³ up to the numerical rank: attention cubes "
-    "the spread. κ = λ₁/λ_r is read at rank r = {rank} ({how}), the dashed line.",
-    "kappa_rank_curve": "log₁₀ κ_k = log₁₀ λ₁/λ_k against the rank k at which κ is read; the "
+    "the spread. κ = λ₁/λᵣ is read at rank r = {rank} ({how}), the dashed line.",
+    "kappa_rank_curve": "log₁₀ κₖ = log₁₀ λ₁/λₖ against the rank k at which κ is read; the "
     "tables read κ at the circled rank: {ranks}.",
     "collapse": "Mean pairwise cosine of the rows (≈ 1: collapsed to a rank-one kernel).",
 }
