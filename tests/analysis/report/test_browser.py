@@ -153,10 +153,19 @@ def test_numbers_do_not_wrap(page):
 
 
 def test_numbers_right_text_left(page):
-    """A cell that is one plain number is right-aligned; a cell without a digit, left."""
-    cells = page.evaluate(
-        """() => [...document.querySelectorAll('td')].map(
-              td => [td.textContent.trim(), getComputedStyle(td).textAlign])"""
+    """A column of plain numbers is right-aligned; a cell without a digit in a column of
+    words is left-aligned."""
+    columns = page.evaluate(
+        """() => [...document.querySelectorAll('table')].flatMap(table => {
+              const columns = [];
+              for (const row of table.tBodies[0].rows) {
+                [...row.cells].forEach((td, i) => {
+                  (columns[i] = columns[i] || []).push(
+                      [td.textContent.trim(), getComputedStyle(td).textAlign]);
+                });
+              }
+              return columns;
+           })"""
     )
 
     def is_number(text):
@@ -169,8 +178,12 @@ def test_numbers_right_text_left(page):
     def is_words(text):
         return any(c.isalpha() for c in text) and not any(c.isdigit() for c in text)
 
-    assert {align for text, align in cells if is_number(text)} == {"right"}
-    assert {align for text, align in cells if is_words(text)} <= {"left", "start"}
+    numbers = [c for c in columns if all(is_number(t) or t in ("", "—") for t, _ in c)]
+    words = [c for c in columns if all(is_words(t) or t == "" for t, _ in c)]
+    assert numbers
+    assert words
+    assert {align for column in numbers for _, align in column} == {"right"}
+    assert {align for column in words for _, align in column} <= {"left", "start"}
 
 
 def test_screenshot_is_saved(loaded, run_folder):
