@@ -157,7 +157,13 @@ def _lift_constant_columns(frame):
 
 def _table_part(block, n_table):
     frame = block[1]
-    options = block[2] if len(block) > 2 else {}
+    options = (block[2] if len(block) > 2 else None) or {}
+    unknown = sorted(set(options) - {"id", "collapse"})
+    if unknown:
+        raise ValueError(
+            f"table options {unknown} are not ones the report knows; a table block's options "
+            'may hold "id" (the HTML id) and "collapse" (True or False).'
+        )
     if frame.empty:
         return {"kind": "p", "text": "(empty)"}
     table_id = options.get("id", f"table-{n_table}")

@@ -152,6 +152,17 @@ def test_numbers_do_not_wrap(page):
     assert [text for text, n_lines in lines if n_lines != 1] == []
 
 
+def test_table_rows_are_compact(page):
+    """No table row takes more than three lines (the old page gave 36 rows 2 907 px)."""
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('tbody tr')].map(row =>
+              row.getBoundingClientRect().height
+              / parseFloat(getComputedStyle(row.cells[0]).lineHeight))"""
+    )
+    assert lines
+    assert max(lines) < 3.5
+
+
 def test_numbers_right_text_left(page):
     """A column of plain numbers is right-aligned; a cell without a digit in a column of
     words is left-aligned."""

@@ -176,6 +176,8 @@ def test_empty_table_and_unknown_block():
     for render in (render_html, lambda blocks: render_markdown(blocks, ".")):
         with pytest.raises(ValueError, match="'chart'"):
             render([("chart", None)])
+    with pytest.raises(ValueError, match="'collapsed'"):
+        render_html([("table", _frame(2), {"collapsed": True})])
 
 
 def test_markdown_ignores_table_options():
