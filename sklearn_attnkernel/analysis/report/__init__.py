@@ -15,12 +15,15 @@ per concern, each importing only those above it:
 - :mod:`.figures`: one function per kind of figure;
 - :mod:`.comparison`: our numbers beside the paper's (:data:`PAPER_NUMBERS`), one verdict
   function per claim;
+- :mod:`.markdown` and :mod:`.html`: the report's blocks as ``report.md`` and as one
+  self-contained HTML page (a Jinja2 template, tables through pandas' Styler, figures
+  embedded as base64 PNG);
 - :mod:`.render`: :func:`build_report` (and :func:`write_report`, which also returns the
   status of every cell) writes ``results.parquet``, ``results.csv``,
-  ``cells.csv``, ``tables/*.csv|md``, ``figures/*.png|svg``, ``report.md`` and a
-  self-contained ``report.html`` (figures embedded as base64 PNG).
+  ``cells.csv``, ``tables/*.csv|md``, ``figures/*.png|svg``, ``report.md`` and
+  ``report.html``.
 
-numpy/pandas/matplotlib only: no torch.
+numpy/pandas/matplotlib/Jinja2 only: no torch.
 """
 
 from .comparison import PAPER_NUMBERS

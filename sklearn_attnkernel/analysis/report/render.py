@@ -1,17 +1,16 @@
 """The report of a run folder: blocks of content rendered as markdown and as self-contained
 HTML, and :func:`build_report`, which rebuilds every output of a run folder from its cells."""
 
-import base64
 import dataclasses
-import html
 import logging
-import os
 from pathlib import Path
 
 from ..store import atomic_write, remove_stale_temporaries
 from .comparison import compare_with_paper
 from .figures import draw_figures
+from .html import render_html
 from .load import load_results
+from .markdown import render_markdown
 from .sensitivity import sensitivity_sentences
 from .tables import build_tables
 
@@ -108,8 +107,8 @@ _SENSITIVITY_TABLES = ("baseline", "ratio", "diagnostics")
 
 
 # ---------------------------------------------------------------------------------- blocks
-# A block is a tuple: ("h1" | "h2" | "h3" | "p", text), ("list", items), ("table", frame) or
-# ("figure", png path, caption).
+# A block is a tuple: ("h1" | "h2" | "h3" | "p", text), ("list", items), ("table", frame),
+# ("table", frame, options) or ("figure", png path, caption); .markdown and .html render them.
 def _summary_blocks(run_dir, results, cells):
     n_ok = int((cells["status"] == "ok").sum())
     seeds = sorted(int(s) for s in results["seed"].dropna().unique()) if not results.empty else []
@@ -218,72 +217,6 @@ def _blocks(run_dir, results, cells, tables, figures):
     return blocks + _failure_blocks(cells) + _compute_blocks(cells)
 
 
-# -------------------------------------------------------------------------------- markdown
-def _markdown_table(frame):
-    return frame.to_markdown(index=False) if not frame.empty else "(empty)"
-
-
-_MARKDOWN = {
-    "h1": lambda block, _: [f"# {block[1]}", ""],
-    "h2": lambda block, _: [f"## {block[1]}", ""],
-    "h3": lambda block, _: [f"### {block[1]}", ""],
-    "p": lambda block, _: [block[1], ""],
-    "list": lambda block, _: [f"- {item}" for item in block[1]] + [""],
-    "table": lambda block, _: [_markdown_table(block[1]), ""],
-    "figure": lambda block, run_dir: [
-        f"![{block[2]}]({os.path.relpath(block[1], run_dir)})",
-        "",
-        f"*{block[2]}*",
-        "",
-    ],
-}
-
-
-def _markdown(blocks, run_dir):
-    return "\n".join(line for block in blocks for line in _MARKDOWN[block[0]](block, run_dir))
-
-
-# ------------------------------------------------------------------------------------ html
-def _html_figure(path, caption):
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return (
-        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"/>'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
-
-
-def _html_heading(block):
-    kind, text = block
-    return f"<{kind}>{html.escape(text)}</{kind}>"
-
-
-_HTML = {
-    "h1": _html_heading,
-    "h2": _html_heading,
-    "h3": _html_heading,
-    "p": lambda block: f"<p>{html.escape(block[1])}</p>",
-    "list": lambda block: f"<ul>{''.join(f'<li>{html.escape(i)}</li>' for i in block[1])}</ul>",
-    "table": lambda block: block[1].to_html(index=False, escape=True, na_rep="", border=0),
-    "figure": lambda block: _html_figure(block[1], block[2]),
-}
-_STYLE = (
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-    "table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}"
-    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-    "img{max-width:100%}figcaption{font-style:italic;font-size:0.9em}"
-)
-
-
-def _html(blocks):
-    """A self-contained page: figures embedded as base64 PNG."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>attnkernel report</title><style>{_STYLE}</style></head><body>\n"
-        + "\n".join(_HTML[block[0]](block) for block in blocks)
-        + "\n</body></html>\n"
-    )
-
-
 # ---------------------------------------------------------------------------------- writing
 def _write_results(run_dir, results, cells):
     try:
@@ -389,8 +322,8 @@ def write_report(run_dir, *, figures=True):
     made = _write_figures(run_dir, results) if figures and not results.empty else []
     blocks = _blocks(run_dir, results, cells, tables, made)
     report = run_dir / "report.md"
-    atomic_write(report, _markdown(blocks, run_dir))
-    atomic_write(run_dir / "report.html", _html(blocks))
+    atomic_write(report, render_markdown(blocks, run_dir))
+    atomic_write(run_dir / "report.html", render_html(blocks))
     logger.info("report written to %s", report)
     return ReportOutcome(path=report, cells=cells)
 
