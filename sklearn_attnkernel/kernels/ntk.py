@@ -65,16 +65,6 @@ def _ntk(X, Y, norms_x, norms_y, train_readout, sigma_w, symmetric):
     return kernel
 
 
-@validate_params(
-    {
-        "X": ["array-like"],
-        "Y": ["array-like", None],
-        "train_readout": ["boolean"],
-        "sigma_w": [Interval(Real, 0, None, closed="neither")],
-        "memory_budget": [Interval(Real, 0, None, closed="neither")],
-    },
-    prefer_skip_nested_validation=True,
-)
 def infinite_width_ntk(
     X, Y=None, *, train_readout=False, sigma_w=1.0, memory_budget=DEFAULT_MEMORY_BUDGET
 ):
@@ -160,6 +150,20 @@ def infinite_width_ntk(
     return ldexp_checked(
         K, e_x + e_y, what="infinite_width_ntk: the kernel", fix="rescale X (and Y)"
     )
+
+
+# Applied by assignment, not with @-syntax (the same at runtime), so that mutmut mutates the body
+# (docs/testing.rst).
+infinite_width_ntk = validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like", None],
+        "train_readout": ["boolean"],
+        "sigma_w": [Interval(Real, 0, None, closed="neither")],
+        "memory_budget": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)(infinite_width_ntk)
 
 
 class TwoLayerReLUNTK(Kernel):
