@@ -8,7 +8,8 @@ __all__ = ["run"]
 
 
 def run(cells, ctx):
-    """κ, κ³, required widths, the rank curve κ_k and the eigenvalues of ``G`` and ``G³``."""
+    """κ, κ³ (and κ measured on ``X C``), sufficient widths, the rank curve κ_k and the
+    eigenvalues of ``G`` and ``G³``."""
     import scipy.linalg
 
     from ...diagnostics import kappa_report, spectral_amplification

@@ -13,12 +13,13 @@ networks (settings, accuracy, convergence), then one section per part, figures f
 from .comparison import compare_with_paper
 from .networks import (
     NEAR_CHANCE,
+    drop_near_chance,
     near_chance_column,
     network_health,
     networks_table,
     settings_table,
 )
-from .sensitivity import sensitivity_sentences
+from .sensitivity import sensitivity_sentences, sensitivity_tables
 
 __all__ = ["report_blocks"]
 
@@ -187,7 +188,8 @@ def in_words(frame, name=None):
 def _table(frame, name=None, **options):
     if len(frame) > LONG_TABLE:
         options["collapse"] = True
-    return ("table", in_words(frame, name), options) if options else ("table", in_words(frame))
+    frame = in_words(frame, name)
+    return ("table", frame, options) if options else ("table", frame)
 
 
 def _summary_blocks(run_dir, results, cells):
@@ -257,6 +259,14 @@ def _network_blocks(results, health):
             "(no stop at convergence unless a tolerance is listed), with Adam.",
         ),
     ]
+    if "ntk" in set(settings["part"]):
+        blocks.append(
+            (
+                "p",
+                "The ntk cells record kernel and function distances only, not the accuracy of "
+                "the networks they train.",
+            )
+        )
     if health.empty:
         return blocks
     blocks += [
@@ -275,17 +285,27 @@ def _network_blocks(results, health):
     return blocks
 
 
-def _sensitivity_findings(tables):
-    found = sensitivity_sentences(
-        {
-            short: tables[f"sensitivity_{short}"][0]
-            for short in _SENSITIVITY_TABLES
-            if f"sensitivity_{short}" in tables
-        }
-    )
+def _sensitivity_findings(tables, results):
+    """The sensitivity sentences, from the cells of networks that are not near chance."""
+    kept, n_dropped = drop_near_chance(results)
+    if n_dropped:
+        found = sensitivity_sentences(sensitivity_tables(kept))
+    else:
+        found = sensitivity_sentences(
+            {
+                short: tables[f"sensitivity_{short}"][0]
+                for short in _SENSITIVITY_TABLES
+                if f"sensitivity_{short}" in tables
+            }
+        )
+    intro = "What the measured cells say, in plain words"
+    if n_dropped:
+        intro += f" ({n_dropped} network(s) near chance left out)"
+    if not found and n_dropped:
+        return [("p", f"{intro}: nothing, the cells left have nothing to pair.")]
     if not found:
         return []
-    return [("p", "What the measured cells say, in plain words:"), ("list", found)]
+    return [("p", intro + ":"), ("list", found)]
 
 
 def _table_blocks(name, display, health):
@@ -300,7 +320,7 @@ def _table_blocks(name, display, health):
     ]
 
 
-def _section_blocks(section, title, tables, figures, health):
+def _section_blocks(section, title, tables, figures, health, results):
     names = [n for n in tables if _SECTION_OF[n] == section]
     figs = [f for f in figures if _FIGURE_SECTION.get(f[0], f[0]) == section]
     if not names and not figs:
@@ -308,7 +328,7 @@ def _section_blocks(section, title, tables, figures, health):
     blocks = [("h2", title)]
     blocks += [("figure", path, caption) for _, path, caption in figs]
     if section == "malleability":
-        blocks += _sensitivity_findings(tables)
+        blocks += _sensitivity_findings(tables, results)
     for name in names:
         blocks += _table_blocks(name, tables[name][1], health)
     return blocks
@@ -366,5 +386,5 @@ def report_blocks(run_dir, results, cells, tables, figures):
     blocks += _verdict_blocks(results, verdicts, sentences, health)
     blocks += _network_blocks(results, health)
     for section, title in _SECTIONS:
-        blocks += _section_blocks(section, title, tables, figures, health)
+        blocks += _section_blocks(section, title, tables, figures, health, results)
     return blocks + _failure_blocks(cells) + _compute_blocks(cells)

@@ -28,7 +28,7 @@ PAPER_NUMBERS = {
     "log10_width_mnist": 24.0,
     "log10_width_cifar10": 29.0,
 }
-#: Training-set sizes behind the paper's required widths (MNIST, CIFAR-10).
+#: Training-set sizes behind the paper's sufficient widths (MNIST, CIFAR-10).
 _PAPER_N = {"mnist": 60000, "cifar10": 50000}
 #: Columns of the headline verdict table.
 VERDICT_COLUMNS = ["claim", "ours [95 % CI]", "paper", "verdict", "statistic"]

@@ -104,3 +104,9 @@ def test_columns_are_in_words_and_figures_come_first(blocks):
     kinds = [b[0] for b in blocks[start + 1 :]]
     assert kinds[:2] == ["figure", "figure"]
     assert kinds.index("table") > 2
+
+
+def test_the_plain_word_findings_leave_near_chance_networks_out(blocks):
+    texts = [b[1] for b in blocks if b[0] == "p"]
+    intro = "What the measured cells say, in plain words (1 network(s) near chance left out):"
+    assert intro in texts
