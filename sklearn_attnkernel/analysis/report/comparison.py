@@ -14,7 +14,13 @@ from ..._utils.vocabulary import PRACTICAL_WIDTH
 from .load import part_rows
 from .networks import drop_near_chance
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
-from .verdicts import difference_verdict, per_seed_slopes, ratio_verdict, slope_verdict
+from .verdicts import (
+    NO_INTERVAL,
+    difference_verdict,
+    per_seed_slopes,
+    ratio_verdict,
+    slope_verdict,
+)
 
 __all__ = ["PAPER_NUMBERS", "VERDICT_COLUMNS", "compare_with_paper"]
 
@@ -34,8 +40,6 @@ _PAPER_N = {"mnist": 60000, "cifar10": 50000}
 VERDICT_COLUMNS = ["claim", "ours [95 % CI]", "paper", "verdict", "statistic"]
 # The ε the paper's flip rates are read at, when the run measured it.
 _PAPER_EPSILON = 0.3
-# Datasets whose closest figures in the paper are MNIST's.
-_MNIST_LIKE = ("digits", "mnist", "fashion-mnist")
 # Orders of magnitude within which the measured κ of the attention features equals κ³.
 _CUBING_TOLERANCE = 0.05
 # Beyond κ³ ≈ 10^30 the measured κ of F = X C saturates at float64 round-off.
@@ -224,6 +228,20 @@ def _ntk_metrics(ntk):
     return metrics
 
 
+def _trend_verdict(relu, attn):
+    """The paper's claim: 2L-ReLU's distance falls with width, MLP-Attn's does not."""
+    relu_falls, attn_falls = relu.startswith("falls"), attn.startswith("falls")
+    if relu_falls and not attn_falls:
+        verdict = "agrees"
+    elif relu_falls:
+        verdict = "disagrees: MLP-Attn's distance also falls"
+    elif relu.startswith("rises"):
+        verdict = "disagrees: 2L-ReLU's distance rises"
+    else:
+        verdict = "undecided: 2L-ReLU's distance shows no clear trend"
+    return verdict + (NO_INTERVAL if NO_INTERVAL in relu + attn else "")
+
+
 def _ntk_claim(keys, metric, group):
     stats = {}
     for arch, line in group.groupby("architecture"):
@@ -232,11 +250,7 @@ def _ntk_claim(keys, metric, group):
     if len(stats) < 2:
         return None
     relu, attn = stats["relu"], stats["attention"]
-    agree = relu[3] == "falls" and not attn[3].startswith("falls")
-    undecided = relu[3] != "falls" and not relu[3].startswith(("falls", "rises"))
-    verdict = "agrees" if agree else "undecided" if undecided else "disagrees"
-    if verdict == "disagrees" and attn[3].startswith("falls"):
-        verdict += ": MLP-Attn's distance also falls"
+    verdict = _trend_verdict(relu[3], attn[3])
     return _row(
         f"trained NTK {metric} distance vs width ({_data(*keys)})",
         f"slope 2L-ReLU {_slope_text(*relu[:3])} ({relu[3]}); "

@@ -368,3 +368,10 @@ def test_collapsed_linearized_features_are_a_measured_disagreement():
     assert verdicts.iloc[1]["claim"].startswith("softmax and exponential")
     assert verdicts.iloc[1]["verdict"] == "agrees: collapsed"
     assert len(sentences) == 1
+
+
+def test_ntk_verdict_with_one_seed_is_indicative_and_undecided_without_a_relu_trend():
+    verdicts, _ = _verdicts(_ntk({"relu": -0.5, "attention": 0.3}, seeds=(0,)))
+    assert verdicts["verdict"].item() == "agrees (one seed: no CI, indicative)"
+    verdicts, _ = _verdicts(_ntk({"relu": 0.0, "attention": 0.3}))
+    assert verdicts["verdict"].item().startswith("undecided")
