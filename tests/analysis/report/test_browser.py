@@ -153,9 +153,12 @@ def test_numbers_do_not_wrap(page):
 
 
 def test_table_rows_are_compact(page):
-    """No table row takes more than three lines (the old page gave 36 rows 2 907 px)."""
+    """No data-table row takes more than three lines (the old page gave 36 rows 2 907 px).
+
+    The verdict table is prose by design (claim, verdict and the statistic it rests on, in
+    words), so it is left out."""
     lines = page.evaluate(
-        """() => [...document.querySelectorAll('tbody tr')].map(row =>
+        """() => [...document.querySelectorAll('table:not(#verdicts) tbody tr')].map(row =>
               row.getBoundingClientRect().height
               / parseFloat(getComputedStyle(row.cells[0]).lineHeight))"""
     )
