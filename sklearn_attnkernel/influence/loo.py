@@ -627,7 +627,7 @@ def loo_influence_features(
     system.flat[:: d + 1] += alpha
     try:
         factor = cho_factor(system, lower=True, check_finite=False)  # keeps `system` intact
-    except LinAlgError:  # pragma: no cover - FᵀF + αI is positive definite for α > 0
+    except LinAlgError:  # round-off can break it when α is below ε · ‖FᵀF‖
         raise NumericalCheckError(
             f"FᵀF + αI (alpha={alpha!r}) is not numerically positive definite; increase alpha.",
             check="positive_definite",

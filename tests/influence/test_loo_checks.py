@@ -57,6 +57,33 @@ def test_cross_entropy_rejects_rows_without_a_single_one(bad_row):
     assert str(bad_row) in str(info.value)
 
 
+def test_logistic_label_error_names_the_first_three_bad_values():
+    # one output column: the message lists the first three entries that are not ±1, in order,
+    # and none of the valid ±1 entries between them
+    K, _, _, _ = _rbf_problem(n=6, n_test=0)
+    y_train = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    y_test = np.array([1.0, 0.5, -1.0, 2.0, 0.0, 3.0])
+    with pytest.raises(ValueError, match=r"values such as \[0\.5, 2\.0, 0\.0\]\."):
+        loo_influence(K, y_train, K, y_test, loss="cross_entropy")
+
+
+def test_cross_entropy_accepts_one_hot_and_plus_minus_rows_mixed():
+    # each row is checked on its own: a ±1-coded row among one-hot rows names the same class
+    # as its one-hot form, and the cross-entropy loss only reads the class
+    K, _, K_test, _ = _rbf_problem(n=6, n_test=3)
+    Y_train = np.eye(3)[np.arange(6) % 3]
+    one_hot = np.eye(3)[[2, 0, 1]]
+    mixed = one_hot.copy()
+    mixed[1] = 2.0 * one_hot[1] - 1.0
+    expected = loo_influence(K, Y_train, K_test, one_hot, loss="cross_entropy", reduce=None)
+    assert_allclose(
+        loo_influence(K, Y_train, K_test, mixed, loss="cross_entropy", reduce=None),
+        expected,
+        rtol=0,
+        atol=0,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # symmetry
 
@@ -146,7 +173,9 @@ def test_dual_condition_error_suggests_the_hand_computed_alpha():
     # the suggestion is 10^⌈log10(2 · √4 · 4.001 / 20)⌉ = 10^⌈log10(0.8002)⌉ = 1
     K = np.diag([4.0, 0.0, 0.0, 0.0])
     y = np.array([1.0, -1.0, 1.0, -1.0])
-    with pytest.raises(NumericalCheckError, match="condition number") as info:
+    # the message repeats the suggestion and the relative error cond₁ · ε = 4001 · 2⁻⁵²
+    message = r"up to ~8\.9e-13\. .* try a larger alpha \(alpha >= 1e\+00\)"
+    with pytest.raises(NumericalCheckError, match=message) as info:
         loo_influence(K, y, K[:1], y[:1], alpha=1e-3, max_condition=20.0)
     err = info.value
     assert err.check == "condition_number"
@@ -304,3 +333,93 @@ def test_default_alpha_is_one_thousandth():
         rtol=0,
         atol=1e-7 * np.abs(expected).max(),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# boundaries and edge cases of the primal path and the sensitivity (#15, mutation run)
+
+
+def test_primal_default_max_condition_is_1e12_inclusive():
+    # F = (10⁶, 0)ᵀ, α = 1: F Fᵀ + αI = diag(10¹² + 1, 1), cond₂ = 10¹² + 1 exactly (n > d, so
+    # λ_min = α): refused by the default max_condition = 10¹², accepted at max_condition equal
+    # to it
+    F = np.array([[1e6], [0.0]])
+    y = np.array([1.0, -1.0])
+    with pytest.raises(NumericalCheckError) as info:
+        loo_influence_features(F, y, F, y, alpha=1.0)
+    assert info.value.value == 1e12 + 1.0
+    assert info.value.threshold == 1e12
+    _, condition = loo_influence_features(
+        F, y, F, y, alpha=1.0, max_condition=1e12 + 1.0, return_condition=True
+    )
+    assert condition == 1e12 + 1.0
+
+
+def test_primal_condition_number_of_rank_deficient_features_is_bounded():
+    # n = 3 ≤ d = 4 with row 2 = row 0 + row 1: F Fᵀ is singular, so cond₂(F Fᵀ + αI) is
+    # (σ₁² + α) / α; round-off in the zero eigenvalue (negative on some BLAS) must not push
+    # the reported number above it or below 1
+    F = np.random.default_rng(38).normal(size=(2, 4))
+    F = np.vstack([F, F[0] + F[1]])
+    y = np.array([1.0, -1.0, 1.0])
+    alpha = 1e-13
+    _, condition = loo_influence_features(
+        F, y, F, y, alpha=alpha, check=False, return_condition=True
+    )
+    bound = (np.linalg.svd(F, compute_uv=False)[0] ** 2 + alpha) / alpha
+    assert 1.0 <= condition <= bound * (1.0 + 1e-12)
+    assert condition >= 0.5 * bound
+
+
+def test_primal_cholesky_failure_is_reported():
+    # FᵀF = 5 · [[1, 1], [1, 1]] exactly and 5 + 2⁻⁶⁰ rounds to 5: FᵀF + αI is positive
+    # definite in exact arithmetic but its second Cholesky pivot is exactly 0 in float64
+    F = np.array([[1.0, 1.0], [2.0, 2.0]])
+    y = np.array([1.0, -1.0])
+    with pytest.raises(NumericalCheckError, match="not numerically positive definite") as info:
+        loo_influence_features(F, y, F, y, alpha=2.0**-60, check=False)
+    assert info.value.check == "positive_definite"
+    assert math.isnan(info.value.value)
+    assert info.value.suggested_alpha is None
+
+
+def test_cross_entropy_label_error_comes_before_the_condition_check():
+    # an invalid class encoding is reported as such, even on an ill-conditioned system
+    F = np.array([[1e6], [0.0]])
+    y_train = np.array([1.0, -1.0])
+    y_test = np.array([1.0, 0.5])
+    for fn, args in [
+        (loo_influence_features, (F, y_train, F, y_test)),
+        (loo_influence, (F @ F.T, y_train, F @ F.T, y_test)),
+    ]:
+        with pytest.raises(ValueError, match=r"\{-1, \+1\}"):
+            fn(*args, alpha=1.0, loss="cross_entropy")
+
+
+def test_overflowing_features_or_targets_raise_numerical_check_errors():
+    # ‖f_0‖² = 10⁴⁰⁰ overflows FᵀF, and FᵀY overflows with targets near the float64 maximum:
+    # both are reported as NumericalCheckError, not as a bare scipy error
+    y = np.array([1.0, -1.0, 1.0])
+    F = np.array([[1e200, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError):
+        loo_influence_features(F, y, F, y)
+    F = np.array([[10.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    big = np.array([1e308, -1.0, 1.0])
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError, match="residual"):
+        loo_influence_features(F, big, F, big)
+
+
+def test_intrinsic_sensitivity_of_a_one_by_one_kernel():
+    # K = (2), α = 0.5, ‖y‖ = 3, L = 1: S = 3 / 2.5² = 0.48
+    assert intrinsic_sensitivity([[2.0]], [3.0], alpha=0.5, lipschitz=1.0) == pytest.approx(
+        0.48, rel=1e-15
+    )
+
+
+def test_intrinsic_sensitivity_round_off_message_suggests_the_hand_computed_alpha():
+    # K = diag(−4e-16, 1), α = 1e-18: λ = −3.99e-16 is within the round-off 2 · ε · ‖K‖₂ =
+    # 4.44e-16; the ridge that covers it is 10^⌈log10(4.44e-16 + 4e-16)⌉ = 1e-15
+    K = np.diag([-4e-16, 1.0])
+    with pytest.raises(NumericalCheckError, match=r"pass alpha >= 1e-15\.") as info:
+        intrinsic_sensitivity(K, [1.0, 1.0], alpha=1e-18, lipschitz=1.0)
+    assert info.value.value == pytest.approx(-4e-16 + 1e-18, rel=1e-12)
