@@ -339,19 +339,22 @@ def test_default_alpha_is_one_thousandth():
 # boundaries and edge cases of the primal path and the sensitivity (#15, mutation run)
 
 
-def test_primal_default_max_condition_is_1e12_inclusive():
-    # F = (10⁶, 0)ᵀ, α = 1: F Fᵀ + αI = diag(10¹² + 1, 1), cond₂ = 10¹² + 1 exactly (n > d, so
-    # λ_min = α): refused by the default max_condition = 10¹², accepted at max_condition equal
-    # to it
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_default_max_condition_is_1e12_inclusive(path):
+    # F = (10⁶, 0)ᵀ, α = 1: F Fᵀ + αI = diag(10¹² + 1, 1), whose 1- and 2-norm condition
+    # numbers are both 10¹² + 1 exactly: refused by the default max_condition = 10¹², accepted
+    # at max_condition equal to it
     F = np.array([[1e6], [0.0]])
     y = np.array([1.0, -1.0])
+    if path == "dual":
+        args, fn = (F @ F.T, y, F @ F.T, y), loo_influence
+    else:
+        args, fn = (F, y, F, y), loo_influence_features
     with pytest.raises(NumericalCheckError) as info:
-        loo_influence_features(F, y, F, y, alpha=1.0)
+        fn(*args, alpha=1.0)
     assert info.value.value == 1e12 + 1.0
     assert info.value.threshold == 1e12
-    _, condition = loo_influence_features(
-        F, y, F, y, alpha=1.0, max_condition=1e12 + 1.0, return_condition=True
-    )
+    _, condition = fn(*args, alpha=1.0, max_condition=1e12 + 1.0, return_condition=True)
     assert condition == 1e12 + 1.0
 
 
@@ -407,6 +410,23 @@ def test_overflowing_features_or_targets_raise_numerical_check_errors():
     big = np.array([1e308, -1.0, 1.0])
     with np.errstate(all="ignore"), pytest.raises(NumericalCheckError, match="residual"):
         loo_influence_features(F, big, F, big)
+
+
+def test_overflowing_dual_system_raises_a_numerical_check_error():
+    # K + αI overflows at (0, 0) (1.5e308 + 0.5e308): without the checks the influence is not
+    # finite, and that is reported as NumericalCheckError, not as a bare scipy error
+    K = np.diag([1.5e308, 1.0])
+    y = np.array([1.0, -1.0])
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError, match="not finite"):
+        loo_influence(K, y, K, y, alpha=0.5e308, check=False)
+
+
+def test_indefinite_one_by_one_kernel_reports_its_eigenvalue():
+    # K = (−1), α = 0.5: K + αI = (−0.5); the suggestion is 10^⌈log10(1 + 1 / 10¹²)⌉ = 10
+    with pytest.raises(NumericalCheckError, match="not positive definite") as info:
+        loo_influence([[-1.0]], [1.0], [[-1.0]], [1.0], alpha=0.5)
+    assert info.value.value == -0.5
+    assert info.value.suggested_alpha == 10.0
 
 
 def test_intrinsic_sensitivity_of_a_one_by_one_kernel():
