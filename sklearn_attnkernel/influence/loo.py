@@ -205,7 +205,8 @@ def _check_symmetric(K):
 
 
 def _round_up_pow10(x):
-    return float(10.0 ** math.ceil(math.log10(x))) if x > 0 else None
+    # 10^⌈log10 x⌉, or None where float64 has no such power (x ≤ 0, x > 1e308, inf or NaN)
+    return float(10.0 ** math.ceil(math.log10(x))) if 0 < x <= 1e308 else None
 
 
 def _condition_error(condition, norm_name, matrix_norm, alpha, max_condition, inverse_factor):

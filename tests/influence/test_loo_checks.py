@@ -413,12 +413,27 @@ def test_overflowing_features_or_targets_raise_numerical_check_errors():
 
 
 def test_overflowing_dual_system_raises_a_numerical_check_error():
-    # K + αI overflows at (0, 0) (1.5e308 + 0.5e308): without the checks the influence is not
-    # finite, and that is reported as NumericalCheckError, not as a bare scipy error
+    # K + αI overflows at (0, 0) (1.5e308 + 0.5e308): that is reported as NumericalCheckError,
+    # not as a bare scipy error or an OverflowError from the suggested ridge
     K = np.diag([1.5e308, 1.0])
     y = np.array([1.0, -1.0])
     with np.errstate(all="ignore"), pytest.raises(NumericalCheckError, match="not finite"):
         loo_influence(K, y, K, y, alpha=0.5e308, check=False)
+    # with the checks, the infinite condition number is refused and no ridge is suggested
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError) as info:
+        loo_influence(K, y, K, y, alpha=0.5e308)
+    assert info.value.check == "condition_number"
+    assert info.value.suggested_alpha is None
+
+
+def test_indefinite_kernel_suggestion_uses_the_spectral_norm():
+    # K = diag(0.4, 0.4, −0.05), α = 0.01, max_condition = 10: ‖K‖₂ = 0.4 gives
+    # 10^⌈log10(0.05 + 0.04)⌉ = 0.1 (the Frobenius norm 0.568 would give 1)
+    K = np.diag([0.4, 0.4, -0.05])
+    y = np.array([1.0, -1.0, 1.0])
+    with pytest.raises(NumericalCheckError, match="not positive definite") as info:
+        loo_influence(K, y, K, y, alpha=0.01, max_condition=10.0)
+    assert info.value.suggested_alpha == pytest.approx(0.1, rel=1e-15)
 
 
 def test_indefinite_one_by_one_kernel_reports_its_eigenvalue():
