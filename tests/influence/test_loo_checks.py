@@ -121,6 +121,39 @@ def test_all_zero_kernel_is_symmetric_and_has_zero_influence():
 
 
 @pytest.mark.parametrize("path", ["dual", "primal"])
+def test_object_dtype_targets_are_read_as_floats(path):
+    # targets from an object column (e.g. pandas) are numbers like any others
+    F = np.random.default_rng(4).normal(size=(8, 3))
+    y = np.array([1.0, -1.0, 2.0, 0.5, -2.0, 1.0, 3.0, -1.5])
+    if path == "dual":
+        args, fn = (F @ F.T, y, F[:3] @ F.T, y[:3]), loo_influence
+    else:
+        args, fn = (F, y, F[:3], y[:3]), loo_influence_features
+    as_objects = [a.astype(object) if a.ndim == 1 else a for a in args]
+    assert_allclose(fn(*as_objects, alpha=0.1), fn(*args, alpha=0.1), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_float32_inputs_are_computed_in_float64(path):
+    # float32 kernels or features are converted exactly to float64 first: the influence is
+    # the one of their float64 copies, bit for bit, not a single-precision solve
+    F = np.random.default_rng(5).normal(size=(8, 3)).astype(np.float32)
+    y = np.array([1.0, -1.0, 2.0, 0.5, -2.0, 1.0, 3.0, -1.5])
+    if path == "dual":
+        K = F @ F.T
+        K = (K + K.T) / 2
+        single, double = (K, K[:3]), (K.astype(np.float64), K[:3].astype(np.float64))
+        fn = loo_influence
+    else:
+        single, double = (F, F[:3]), (F.astype(np.float64), F[:3].astype(np.float64))
+        fn = loo_influence_features
+    expected = fn(double[0], y, double[1], y[:3], alpha=1e-3, reduce=None)
+    result = fn(single[0], y, single[1], y[:3], alpha=1e-3, reduce=None)
+    assert result.dtype == np.float64
+    assert_allclose(result, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
 def test_all_zero_targets_give_zero_influence(path):
     # Y = 0: the ridge fits are 0 with or without any point, so every influence is exactly 0
     # (the relative residual is 0, not 0 / 0)
@@ -162,6 +195,22 @@ def test_residual_error_fields(monkeypatch, path):
     assert_allclose(err.condition_number, np.linalg.cond(system, 1 if path == "dual" else 2))
     # the residual is relative: scaling the targets by 2⁴⁰ scales the solve exactly
     assert_allclose(run(y * 2.0**40).residual, err.residual, rtol=0.5)
+    assert_allclose(run(y * 2.0**-40).residual, err.residual, rtol=0.5)
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_exact_solve_passes_a_zero_residual_tolerance(monkeypatch, path):
+    # F = 2I, α = 5: K + αI = FᵀF + αI = 9I has the exact Cholesky factor 3I, so with Y in
+    # 9ℤ the solves A = Y / 9 and W = FᵀY / 9 are exact and the residual is exactly 0, which
+    # passes even a zero tolerance (the check is ≤, not <)
+    monkeypatch.setattr(loo_module, "_RESIDUAL_RTOL", 0.0)
+    F = 2.0 * np.eye(3)
+    y = np.array([9.0, -27.0, 45.0])
+    if path == "dual":
+        _, condition = loo_influence(F @ F.T, y, F, y, alpha=5.0, return_condition=True)
+    else:
+        _, condition = loo_influence_features(F, y, F, y, alpha=5.0, return_condition=True)
+    assert condition == 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -458,3 +507,37 @@ def test_intrinsic_sensitivity_round_off_message_suggests_the_hand_computed_alph
     with pytest.raises(NumericalCheckError, match=r"pass alpha >= 1e-15\.") as info:
         intrinsic_sensitivity(K, [1.0, 1.0], alpha=1e-18, lipschitz=1.0)
     assert info.value.value == pytest.approx(-4e-16 + 1e-18, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("loss", "n_outputs", "n_train", "block_elements", "rows"),
+    [
+        ("squared", 3, 6, 20, 3),  # n entries per test row, whatever C: ⌊20 / 6⌋
+        ("squared", 1, 6, 10, 1),  # ⌊10 / 6⌋ = 1
+        ("squared", 1, 1, 3, 3),  # one training point: ⌊3 / 1⌋
+        ("cross_entropy", 2, 6, 40, 3),  # softmax forms n · C entries per row: ⌊40 / 12⌋
+        ("cross_entropy", 1, 6, 13, 2),  # logistic: n per row, ⌊13 / 6⌋
+    ],
+)
+def test_blocks_hold_at_most_the_documented_number_of_entries(
+    monkeypatch, loss, n_outputs, n_train, block_elements, rows
+):
+    # the leave-one-out outputs of a block of b test rows take b · n entries (b · n · C for the
+    # softmax): blocks are the largest that fit in _BLOCK_ELEMENTS (at least one row)
+    K, y, K_test, y_test = _rbf_problem(n=n_train, n_test=7)
+    Y, Y_test = y[:, None], y_test[:, None]
+    if n_outputs == 2:
+        Y, Y_test = np.hstack([Y, -Y]), np.hstack([Y_test, -Y_test])
+    elif n_outputs == 3:
+        Y, Y_test = np.hstack([Y, -Y, 2 * Y]), np.hstack([Y_test, -Y_test, 2 * Y_test])
+    seen = []
+    original = loo_module._block_influence
+
+    def spy(B, *args):
+        seen.append(B.shape[0])
+        return original(B, *args)
+
+    monkeypatch.setattr(loo_module, "_BLOCK_ELEMENTS", block_elements)
+    monkeypatch.setattr(loo_module, "_block_influence", spy)
+    loo_influence(K, Y, K_test, Y_test, alpha=0.1, loss=loss, reduce=None)
+    assert seen == [rows] * (7 // rows) + ([7 % rows] if 7 % rows else [])
