@@ -80,22 +80,6 @@ def network_features(steps, X_test, X_train):
     return F_test, F_train
 
 
-@validate_params(
-    {
-        "estimator": "no_validation",
-        "X_test": ["array-like", "sparse matrix"],
-        "y_test": ["array-like"],
-        "X_train": ["array-like", "sparse matrix", None],
-        "y_train": ["array-like", None],
-        "kernel": [StrOptions({"empirical", "infinite"})],
-        "alpha": [Interval(Real, 0, None, closed="neither")],
-        "loss": [StrOptions({"squared", "cross_entropy"})],
-        "reduce": [StrOptions({"mean"}), None],
-        "return_condition": ["boolean"],
-        "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
-    },
-    prefer_skip_nested_validation=True,
-)
 def influence_scores(
     estimator,
     X_test,
@@ -304,3 +288,23 @@ def influence_scores(
         reduce=reduce,
         return_condition=return_condition,
     )
+
+
+# Applied by assignment, not with @-syntax, which is the same thing at runtime: mutmut 3 skips
+# decorated functions, and this keeps the function body in its reach (docs/testing.rst).
+influence_scores = validate_params(
+    {
+        "estimator": "no_validation",
+        "X_test": ["array-like", "sparse matrix"],
+        "y_test": ["array-like"],
+        "X_train": ["array-like", "sparse matrix", None],
+        "y_train": ["array-like", None],
+        "kernel": [StrOptions({"empirical", "infinite"})],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions({"squared", "cross_entropy"})],
+        "reduce": [StrOptions({"mean"}), None],
+        "return_condition": ["boolean"],
+        "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
+    },
+    prefer_skip_nested_validation=True,
+)(influence_scores)

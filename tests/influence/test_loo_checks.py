@@ -57,6 +57,33 @@ def test_cross_entropy_rejects_rows_without_a_single_one(bad_row):
     assert str(bad_row) in str(info.value)
 
 
+def test_logistic_label_error_names_the_first_three_bad_values():
+    # one output column: the message lists the first three entries that are not ±1, in order,
+    # and none of the valid ±1 entries between them
+    K, _, _, _ = _rbf_problem(n=6, n_test=0)
+    y_train = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    y_test = np.array([1.0, 0.5, -1.0, 2.0, 0.0, 3.0])
+    with pytest.raises(ValueError, match=r"values such as \[0\.5, 2\.0, 0\.0\]\."):
+        loo_influence(K, y_train, K, y_test, loss="cross_entropy")
+
+
+def test_cross_entropy_accepts_one_hot_and_plus_minus_rows_mixed():
+    # each row is checked on its own: a ±1-coded row among one-hot rows names the same class
+    # as its one-hot form, and the cross-entropy loss only reads the class
+    K, _, K_test, _ = _rbf_problem(n=6, n_test=3)
+    Y_train = np.eye(3)[np.arange(6) % 3]
+    one_hot = np.eye(3)[[2, 0, 1]]
+    mixed = one_hot.copy()
+    mixed[1] = 2.0 * one_hot[1] - 1.0
+    expected = loo_influence(K, Y_train, K_test, one_hot, loss="cross_entropy", reduce=None)
+    assert_allclose(
+        loo_influence(K, Y_train, K_test, mixed, loss="cross_entropy", reduce=None),
+        expected,
+        rtol=0,
+        atol=0,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # symmetry
 
@@ -91,6 +118,39 @@ def test_all_zero_kernel_is_symmetric_and_has_zero_influence():
 
 # --------------------------------------------------------------------------------------------
 # residual
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_object_dtype_targets_are_read_as_floats(path):
+    # targets from an object column (e.g. pandas) are numbers like any others
+    F = np.random.default_rng(4).normal(size=(8, 3))
+    y = np.array([1.0, -1.0, 2.0, 0.5, -2.0, 1.0, 3.0, -1.5])
+    if path == "dual":
+        args, fn = (F @ F.T, y, F[:3] @ F.T, y[:3]), loo_influence
+    else:
+        args, fn = (F, y, F[:3], y[:3]), loo_influence_features
+    as_objects = [a.astype(object) if a.ndim == 1 else a for a in args]
+    assert_allclose(fn(*as_objects, alpha=0.1), fn(*args, alpha=0.1), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_float32_inputs_are_computed_in_float64(path):
+    # float32 kernels or features are converted exactly to float64 first: the influence is
+    # the one of their float64 copies, bit for bit, not a single-precision solve
+    F = np.random.default_rng(5).normal(size=(8, 3)).astype(np.float32)
+    y = np.array([1.0, -1.0, 2.0, 0.5, -2.0, 1.0, 3.0, -1.5])
+    if path == "dual":
+        K = F @ F.T
+        K = (K + K.T) / 2
+        single, double = (K, K[:3]), (K.astype(np.float64), K[:3].astype(np.float64))
+        fn = loo_influence
+    else:
+        single, double = (F, F[:3]), (F.astype(np.float64), F[:3].astype(np.float64))
+        fn = loo_influence_features
+    expected = fn(double[0], y, double[1], y[:3], alpha=1e-3, reduce=None)
+    result = fn(single[0], y, single[1], y[:3], alpha=1e-3, reduce=None)
+    assert result.dtype == np.float64
+    assert_allclose(result, expected, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("path", ["dual", "primal"])
@@ -135,6 +195,22 @@ def test_residual_error_fields(monkeypatch, path):
     assert_allclose(err.condition_number, np.linalg.cond(system, 1 if path == "dual" else 2))
     # the residual is relative: scaling the targets by 2⁴⁰ scales the solve exactly
     assert_allclose(run(y * 2.0**40).residual, err.residual, rtol=0.5)
+    assert_allclose(run(y * 2.0**-40).residual, err.residual, rtol=0.5)
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_exact_solve_passes_a_zero_residual_tolerance(monkeypatch, path):
+    # F = 2I, α = 5: K + αI = FᵀF + αI = 9I has the exact Cholesky factor 3I, so with Y in
+    # 9ℤ the solves A = Y / 9 and W = FᵀY / 9 are exact and the residual is exactly 0, which
+    # passes even a zero tolerance (the check is ≤, not <)
+    monkeypatch.setattr(loo_module, "_RESIDUAL_RTOL", 0.0)
+    F = 2.0 * np.eye(3)
+    y = np.array([9.0, -27.0, 45.0])
+    if path == "dual":
+        _, condition = loo_influence(F @ F.T, y, F, y, alpha=5.0, return_condition=True)
+    else:
+        _, condition = loo_influence_features(F, y, F, y, alpha=5.0, return_condition=True)
+    assert condition == 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,7 +222,9 @@ def test_dual_condition_error_suggests_the_hand_computed_alpha():
     # the suggestion is 10^⌈log10(2 · √4 · 4.001 / 20)⌉ = 10^⌈log10(0.8002)⌉ = 1
     K = np.diag([4.0, 0.0, 0.0, 0.0])
     y = np.array([1.0, -1.0, 1.0, -1.0])
-    with pytest.raises(NumericalCheckError, match="condition number") as info:
+    # the message repeats the suggestion and the relative error cond₁ · ε = 4001 · 2⁻⁵²
+    message = r"up to ~8\.9e-13\. .* try a larger alpha \(alpha >= 1e\+00\)"
+    with pytest.raises(NumericalCheckError, match=message) as info:
         loo_influence(K, y, K[:1], y[:1], alpha=1e-3, max_condition=20.0)
     err = info.value
     assert err.check == "condition_number"
@@ -304,3 +382,162 @@ def test_default_alpha_is_one_thousandth():
         rtol=0,
         atol=1e-7 * np.abs(expected).max(),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# boundaries and edge cases of the primal path and the sensitivity (#15, mutation run)
+
+
+@pytest.mark.parametrize("path", ["dual", "primal"])
+def test_default_max_condition_is_1e12_inclusive(path):
+    # F = (10⁶, 0)ᵀ, α = 1: F Fᵀ + αI = diag(10¹² + 1, 1), whose 1- and 2-norm condition
+    # numbers are both 10¹² + 1 exactly: refused by the default max_condition = 10¹², accepted
+    # at max_condition equal to it
+    F = np.array([[1e6], [0.0]])
+    y = np.array([1.0, -1.0])
+    if path == "dual":
+        args, fn = (F @ F.T, y, F @ F.T, y), loo_influence
+    else:
+        args, fn = (F, y, F, y), loo_influence_features
+    with pytest.raises(NumericalCheckError) as info:
+        fn(*args, alpha=1.0)
+    assert info.value.value == 1e12 + 1.0
+    assert info.value.threshold == 1e12
+    _, condition = fn(*args, alpha=1.0, max_condition=1e12 + 1.0, return_condition=True)
+    assert condition == 1e12 + 1.0
+
+
+def test_primal_condition_number_of_rank_deficient_features_is_bounded():
+    # n = 3 ≤ d = 4 with row 2 = row 0 + row 1: F Fᵀ is singular, so cond₂(F Fᵀ + αI) is
+    # (σ₁² + α) / α; round-off in the zero eigenvalue (negative on some BLAS) must not push
+    # the reported number above it or below 1
+    F = np.random.default_rng(38).normal(size=(2, 4))
+    F = np.vstack([F, F[0] + F[1]])
+    y = np.array([1.0, -1.0, 1.0])
+    alpha = 1e-13
+    _, condition = loo_influence_features(
+        F, y, F, y, alpha=alpha, check=False, return_condition=True
+    )
+    bound = (np.linalg.svd(F, compute_uv=False)[0] ** 2 + alpha) / alpha
+    assert 1.0 <= condition <= bound * (1.0 + 1e-12)
+    assert condition >= 0.5 * bound
+
+
+def test_primal_cholesky_failure_is_reported():
+    # FᵀF = 5 · [[1, 1], [1, 1]] exactly and 5 + 2⁻⁶⁰ rounds to 5: FᵀF + αI is positive
+    # definite in exact arithmetic but its second Cholesky pivot is exactly 0 in float64
+    F = np.array([[1.0, 1.0], [2.0, 2.0]])
+    y = np.array([1.0, -1.0])
+    with pytest.raises(NumericalCheckError, match="not numerically positive definite") as info:
+        loo_influence_features(F, y, F, y, alpha=2.0**-60, check=False)
+    assert info.value.check == "positive_definite"
+    assert math.isnan(info.value.value)
+    assert info.value.suggested_alpha is None
+
+
+def test_cross_entropy_label_error_comes_before_the_condition_check():
+    # an invalid class encoding is reported as such, even on an ill-conditioned system
+    F = np.array([[1e6], [0.0]])
+    y_train = np.array([1.0, -1.0])
+    y_test = np.array([1.0, 0.5])
+    for fn, args in [
+        (loo_influence_features, (F, y_train, F, y_test)),
+        (loo_influence, (F @ F.T, y_train, F @ F.T, y_test)),
+    ]:
+        with pytest.raises(ValueError, match=r"\{-1, \+1\}"):
+            fn(*args, alpha=1.0, loss="cross_entropy")
+
+
+def test_overflowing_features_or_targets_raise_numerical_check_errors():
+    # ‖f_0‖² = 10⁴⁰⁰ overflows FᵀF, and FᵀY overflows with targets near the float64 maximum:
+    # both are reported as NumericalCheckError, not as a bare scipy error
+    y = np.array([1.0, -1.0, 1.0])
+    F = np.array([[1e200, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError):
+        loo_influence_features(F, y, F, y)
+    F = np.array([[10.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    big = np.array([1e308, -1.0, 1.0])
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError, match="residual"):
+        loo_influence_features(F, big, F, big)
+
+
+def test_overflowing_dual_system_raises_a_numerical_check_error():
+    # K + αI overflows at (0, 0) (1.5e308 + 0.5e308): that is reported as NumericalCheckError,
+    # not as a bare scipy error or an OverflowError from the suggested ridge
+    K = np.diag([1.5e308, 1.0])
+    y = np.array([1.0, -1.0])
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError, match="not finite"):
+        loo_influence(K, y, K, y, alpha=0.5e308, check=False)
+    # with the checks, the infinite condition number is refused and no ridge is suggested
+    with np.errstate(all="ignore"), pytest.raises(NumericalCheckError) as info:
+        loo_influence(K, y, K, y, alpha=0.5e308)
+    assert info.value.check == "condition_number"
+    assert info.value.suggested_alpha is None
+
+
+def test_indefinite_kernel_suggestion_uses_the_spectral_norm():
+    # K = diag(0.4, 0.4, −0.05), α = 0.01, max_condition = 10: ‖K‖₂ = 0.4 gives
+    # 10^⌈log10(0.05 + 0.04)⌉ = 0.1 (the Frobenius norm 0.568 would give 1)
+    K = np.diag([0.4, 0.4, -0.05])
+    y = np.array([1.0, -1.0, 1.0])
+    with pytest.raises(NumericalCheckError, match="not positive definite") as info:
+        loo_influence(K, y, K, y, alpha=0.01, max_condition=10.0)
+    assert info.value.suggested_alpha == pytest.approx(0.1, rel=1e-15)
+
+
+def test_indefinite_one_by_one_kernel_reports_its_eigenvalue():
+    # K = (−1), α = 0.5: K + αI = (−0.5); the suggestion is 10^⌈log10(1 + 1 / 10¹²)⌉ = 10
+    with pytest.raises(NumericalCheckError, match="not positive definite") as info:
+        loo_influence([[-1.0]], [1.0], [[-1.0]], [1.0], alpha=0.5)
+    assert info.value.value == -0.5
+    assert info.value.suggested_alpha == 10.0
+
+
+def test_intrinsic_sensitivity_of_a_one_by_one_kernel():
+    # K = (2), α = 0.5, ‖y‖ = 3, L = 1: S = 3 / 2.5² = 0.48
+    assert intrinsic_sensitivity([[2.0]], [3.0], alpha=0.5, lipschitz=1.0) == pytest.approx(
+        0.48, rel=1e-15
+    )
+
+
+def test_intrinsic_sensitivity_round_off_message_suggests_the_hand_computed_alpha():
+    # K = diag(−4e-16, 1), α = 1e-18: λ = −3.99e-16 is within the round-off 2 · ε · ‖K‖₂ =
+    # 4.44e-16; the ridge that covers it is 10^⌈log10(4.44e-16 + 4e-16)⌉ = 1e-15
+    K = np.diag([-4e-16, 1.0])
+    with pytest.raises(NumericalCheckError, match=r"pass alpha >= 1e-15\.") as info:
+        intrinsic_sensitivity(K, [1.0, 1.0], alpha=1e-18, lipschitz=1.0)
+    assert info.value.value == pytest.approx(-4e-16 + 1e-18, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("loss", "n_outputs", "n_train", "block_elements", "rows"),
+    [
+        ("squared", 3, 6, 20, 3),  # n entries per test row, whatever C: ⌊20 / 6⌋
+        ("squared", 1, 6, 10, 1),  # ⌊10 / 6⌋ = 1
+        ("squared", 1, 1, 3, 3),  # one training point: ⌊3 / 1⌋
+        ("cross_entropy", 2, 6, 40, 3),  # softmax forms n · C entries per row: ⌊40 / 12⌋
+        ("cross_entropy", 1, 6, 13, 2),  # logistic: n per row, ⌊13 / 6⌋
+    ],
+)
+def test_blocks_hold_at_most_the_documented_number_of_entries(
+    monkeypatch, loss, n_outputs, n_train, block_elements, rows
+):
+    # the leave-one-out outputs of a block of b test rows take b · n entries (b · n · C for the
+    # softmax): blocks are the largest that fit in _BLOCK_ELEMENTS (at least one row)
+    K, y, K_test, y_test = _rbf_problem(n=n_train, n_test=7)
+    Y, Y_test = y[:, None], y_test[:, None]
+    if n_outputs == 2:
+        Y, Y_test = np.hstack([Y, -Y]), np.hstack([Y_test, -Y_test])
+    elif n_outputs == 3:
+        Y, Y_test = np.hstack([Y, -Y, 2 * Y]), np.hstack([Y_test, -Y_test, 2 * Y_test])
+    seen = []
+    original = loo_module._block_influence
+
+    def spy(B, *args):
+        seen.append(B.shape[0])
+        return original(B, *args)
+
+    monkeypatch.setattr(loo_module, "_BLOCK_ELEMENTS", block_elements)
+    monkeypatch.setattr(loo_module, "_block_influence", spy)
+    loo_influence(K, Y, K_test, Y_test, alpha=0.1, loss=loss, reduce=None)
+    assert seen == [rows] * (7 // rows) + ([7 % rows] if 7 % rows else [])
