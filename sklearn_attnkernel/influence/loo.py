@@ -455,7 +455,12 @@ def loo_influence(
         raise NumericalCheckError(
             f"K_train + αI (alpha={alpha!r}) is not positive definite: its smallest eigenvalue "
             f"is {lam_min:.3e}. K_train must be positive semi-definite; if its negative "
-            f"eigenvalues are round-off, try a larger alpha (alpha >= {suggested:.0e}).",
+            "eigenvalues are round-off, "
+            + (
+                f"try a larger alpha (alpha >= {suggested:.0e})."
+                if suggested is not None
+                else "rescale K: no float64 alpha is large enough for its scale."
+            ),
             check="positive_definite",
             value=lam_min,
             suggested_alpha=suggested,
@@ -759,9 +764,11 @@ def intrinsic_sensitivity(K, y, *, alpha, lipschitz):
     lam = float(eigvalsh(K, subset_by_index=[0, 0], check_finite=False)[0]) + alpha
     if not lam > 0:
         round_off = n * np.finfo(np.float64).eps * float(np.linalg.norm(K, 2))
+        suggested = _round_up_pow10(round_off - lam + alpha)
         cause = (
             f" That is round-off at the scale of K (‖K‖₂·n·ε = {round_off:.3e}), which alpha does "
-            f"not cover: rescale K or pass alpha >= {_round_up_pow10(round_off - lam + alpha):.0e}."
+            "not cover: rescale K"
+            + (f" or pass alpha >= {suggested:.0e}." if suggested is not None else ".")
             if -lam <= round_off
             else " Pass a positive semi-definite K or a larger alpha."
         )

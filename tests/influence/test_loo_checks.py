@@ -541,3 +541,15 @@ def test_blocks_hold_at_most_the_documented_number_of_entries(
     monkeypatch.setattr(loo_module, "_block_influence", spy)
     loo_influence(K, Y, K_test, Y_test, alpha=0.1, loss=loss, reduce=None)
     assert seen == [rows] * (7 // rows) + ([7 % rows] if 7 % rows else [])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_not_positive_definite_beyond_any_float64_ridge_asks_to_rescale():
+    # K + αI has eigenvalues 1e308 + 1 and -1.5e308 + 1: no power of ten up to 1e308 covers
+    # α - λ_min + ‖K‖₂/max_condition (> 1.5e308), so no alpha can be suggested.
+    K = np.array([[1e308, 0.0], [0.0, -1.5e308]])
+    with pytest.raises(NumericalCheckError, match="rescale K") as info:
+        loo_influence(K, np.ones(2), np.zeros((1, 2)), np.ones(1), alpha=1.0)
+    assert info.value.check == "positive_definite"
+    assert info.value.suggested_alpha is None
+    assert info.value.value == pytest.approx(-1.5e308)
