@@ -53,3 +53,51 @@ def test_report_well_conditioned_verdict_and_zero_rows():
     assert report.kappa == pytest.approx(1.0)
     assert report.collapse_raw == pytest.approx(0.0, abs=1e-15)  # zero row excluded
     assert report.verdict.startswith("attention can reach")
+
+
+# σ_k = 2^-(k-1), k = 1..8: κ_k = 4^(k-1) exactly, and n = 10.
+HALVING_SIGMA = 2.0 ** -np.arange(8)
+
+
+def test_report_rank_curve_frame_closed_form(permuted_diagonal):
+    report = kappa_report(permuted_diagonal(10, 8, HALVING_SIGMA, seed=0), ranks=range(1, 9))
+    curve = report.to_frame("rank_curve")
+    assert list(curve.columns) == [
+        "rank",
+        "kappa",
+        "log10_kappa",
+        "log10_width_relu",
+        "log10_width_attention",
+    ]
+    k = np.arange(1, 9)
+    log10_kappa = (k - 1) * math.log10(4.0)
+    log10_n_ln_n = math.log10(10 * math.log(10))
+    np.testing.assert_array_equal(curve["rank"], k)
+    np.testing.assert_allclose(curve["kappa"], 4.0 ** (k - 1), rtol=1e-12)
+    np.testing.assert_allclose(curve["log10_kappa"], log10_kappa, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        curve["log10_width_relu"], 2 * log10_kappa + log10_n_ln_n, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        curve["log10_width_attention"], 6 * log10_kappa + log10_n_ln_n, rtol=1e-12
+    )
+
+
+def test_report_text_lists_the_curve_six_pairs_a_line(permuted_diagonal):
+    report = kappa_report(permuted_diagonal(10, 8, HALVING_SIGMA, seed=0), ranks=range(1, 9))
+    pairs = [f"{k}: {(k - 1) * math.log10(4.0):.2f}" for k in range(1, 9)]
+    curve_lines = [line for line in str(report).split("\n") if line.startswith("    ")]
+    assert curve_lines == ["    " + "   ".join(pairs[:6]), "    " + "   ".join(pairs[6:])]
+    assert "practical 10^5)" in str(report)
+
+
+def test_report_unknown_numerical_rank_in_text_and_frame(permuted_diagonal):
+    X = permuted_diagonal(10, 8, HALVING_SIGMA, seed=0)
+    known = kappa_report(X)
+    assert " 8   (κ read at rank r = 8)" in str(known)
+    unknown = kappa_report(X, rank=3, ranks=[1, 2, 3], method="randomized", random_state=0)
+    assert unknown.numerical_rank is None
+    assert " unknown   (κ read at rank r = 3)" in str(unknown)
+    quantities = unknown.to_frame().set_index("quantity")
+    assert math.isnan(quantities.loc["numerical_rank", "value"])
+    assert quantities.loc["rank", "value"] == 3.0
