@@ -313,3 +313,11 @@ def test_report_collapse_with_exactly_two_nonzero_rows():
     one_row = kappa_report(np.array([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]]))
     assert math.isnan(one_row.collapse_raw)
     assert math.isnan(one_row.collapse_attention)
+
+
+def test_report_default_grid_of_a_rank_one_matrix_is_rank_one(permuted_diagonal):
+    # numerical rank 1: the default curve runs from 1 to 1, nothing above the numerical rank
+    report = kappa_report(permuted_diagonal(5, 3, [2.0, 0.0, 0.0], seed=9))
+    assert report.numerical_rank == report.rank == 1
+    assert report.curve_ranks == (1,)
+    assert report.curve_kappa == (1.0,)

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_attnkernel.diagnostics import kappa_report
+from sklearn_attnkernel.diagnostics import NumericalRankWarning, kappa_report
+from sklearn_attnkernel.diagnostics.report import format_verdict
 
 
 def test_report_outputs(with_singular_values):
@@ -39,7 +40,8 @@ def test_report_overflowing_values_become_none_in_dict(with_singular_values):
     X = with_singular_values(30, 4, [1.0, 1e-3, 1e-6, 1e-9], seed=4)  # κ = 10¹⁸
     report = kappa_report(X, practical_width=1e5)
     assert report.width_attention < math.inf  # 10^108 · n ln n still fits
-    huge = kappa_report(X, n_layers=20)
+    with np.errstate(over="raise"):  # κ^41 overflows on purpose: inf, never reported
+        huge = kappa_report(X, n_layers=20)
     assert huge.kappa_layers == math.inf
     assert huge.log10_kappa_layers == pytest.approx(41 * 18, rel=1e-6)
     assert huge.to_dict()["kappa_layers"] is None
@@ -101,3 +103,32 @@ def test_report_unknown_numerical_rank_in_text_and_frame(permuted_diagonal):
     quantities = unknown.to_frame().set_index("quantity")
     assert math.isnan(quantities.loc["numerical_rank", "value"])
     assert quantities.loc["rank", "value"] == 3.0
+
+
+@pytest.mark.parametrize(
+    ("log10_attention", "log10_relu", "reach", "gap", "relu_above"),
+    [
+        (8.0, 3.0, False, "≫", False),  # three orders above the practical 10^5
+        (6.0, 5.0, False, "≫", False),  # exactly one order above: ≫; ReLU exactly at it
+        (5.5, 5.5, False, ">", True),  # half an order above: >
+        (5.0, 5.0, True, "≤", False),  # exactly at the practical width: reachable
+    ],
+)
+def test_verdict_compares_the_widths_with_the_practical_width(
+    log10_attention, log10_relu, reach, gap, relu_above
+):
+    verdict = format_verdict(log10_attention, log10_relu, 5.0)
+    assert verdict.startswith("attention can reach" if reach else "attention cannot reach")
+    attention = f"10^{log10_attention:.0f}" if log10_attention % 1 == 0 else f"10^{log10_attention}"
+    relu = f"10^{log10_relu:.0f}" if log10_relu % 1 == 0 else f"10^{log10_relu}"
+    assert f"m ≈ {attention} {gap} 10^5 " in verdict
+    assert verdict.endswith(f"m ≈ {relu}, also above it)" if relu_above else f"m ≈ {relu})")
+
+
+def test_report_text_shows_an_infinite_kappa_as_inf(permuted_diagonal):
+    X = permuted_diagonal(5, 3, [2.0, 1.0, 0.0], seed=10)  # σ₃ = 0 exactly: κ = inf at rank 3
+    with pytest.warns(NumericalRankWarning):
+        report = kappa_report(X, rank="full")
+    assert report.kappa == report.log10_kappa == math.inf
+    assert "inf  (inf)" in str(report)
+    assert "m ≈ inf ≫ 10^5 " in report.verdict
