@@ -275,3 +275,17 @@ def test_randomized_is_reproducible_with_random_state():
         for seed in (0, 0, 1)
     ]
     assert kappas[0] == kappas[1] != kappas[2]
+
+
+@pytest.mark.parametrize(("sigma_r", "log10_kappa"), [(0.0, math.inf), (1e-170, 340.0)])
+def test_kappa_beyond_float64_is_inf_without_floating_point_errors(
+    permuted_diagonal, sigma_r, log10_kappa
+):
+    # (σ₁/σ_r)² = inf: at σ_r = 0 by division by zero, at 10⁻¹⁷⁰ by overflow; both on purpose
+    X = permuted_diagonal(5, 3, [1.0, 0.5, sigma_r], seed=17)
+    with np.errstate(divide="raise", over="raise"), pytest.warns(NumericalRankWarning):
+        kappa = effective_condition_number(X, rank="full")
+    with np.errstate(divide="raise", over="raise"), pytest.warns(NumericalRankWarning):
+        report = kappa_report(X, rank="full")
+    assert kappa == report.kappa == math.inf
+    assert report.log10_kappa == pytest.approx(log10_kappa, rel=1e-12)
