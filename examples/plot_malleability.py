@@ -44,8 +44,9 @@ scoring = {
 fast = dict(width=256, reg_lambda=0.0, device="cpu", random_state=0)
 models = {
     "2L-ReLU": make_two_layer_relu(max_epochs=30, lr=1e-2, **fast),
-    # linearized-attention features are nearly collapsed on digits (see the feature-collapse
-    # example), so MLP-Attn needs a larger step size and more epochs to train at all
+    # we measure linearized-attention features nearly collapsed on digits (the paper says they
+    # stay diverse; see the feature-collapse example), so MLP-Attn needs a larger step size and
+    # more epochs to train at all
     "MLP-Attn": make_mlp_attn(max_epochs=200, lr=1e-1, **fast),
 }
 

@@ -165,10 +165,12 @@ def _add_diagnose(subparsers):
         help="condition-number (κ) diagnostic of a data matrix",
         description=(
             "Print the κ diagnostic of a data matrix: κ of G = XXᵀ at the chosen rank, its "
-            "amplification by attention, the widths needed for the NTK regime and the "
-            "rank-sensitivity curve. Give a FILE (.npy, .csv, .parquet; numeric columns only) "
-            "or --dataset. --dataset digits is sklearn's digits, pixels / 16, rows "
-            "ℓ2-normalised."
+            "amplification by attention (κ³, κ^(2L+1) with the same C in every layer, and the "
+            "bound of the matrix-exponential model, which is not the entrywise softmax), the "
+            "sufficient widths for the NTK regime (Thm 4.8 of arXiv 2603.13085: orders of "
+            "magnitude, constants unknown) with their κ⁴ ratio, and the rank-sensitivity "
+            "curve. Give a FILE (.npy, .csv, .parquet; numeric columns only) or --dataset. "
+            "--dataset digits is sklearn's digits, pixels / 16, rows ℓ2-normalised."
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -191,7 +193,10 @@ def _add_diagnose(subparsers):
         "--n-layers", type=int, default=1, help="attention layers L in κ^(2L+1) (default: 1)"
     )
     parser.add_argument(
-        "--temperature", type=float, default=None, help="softmax temperature (default: √d)"
+        "--temperature",
+        type=float,
+        default=None,
+        help="temperature τ of the matrix-exponential bound (default: √d)",
     )
     parser.add_argument(
         "--practical-width",

@@ -40,8 +40,8 @@ _STAGES = ("init", "trained")
 _NTK_METRICS = ("frobenius", "cosine", "function")
 _INTERVENTIONS = ("curated", "transformed", "adversarial")
 
-#: The default grid (the digits analysis). Every value is ours unless PAPER.md gives it; see
-#: :class:`ExperimentConfig` for the meaning of each key.
+#: The default grid (the digits analysis). Every value is ours unless the paper (arXiv 2603.13085)
+#: gives it; see :class:`ExperimentConfig` for the meaning of each key.
 DEFAULT_CONFIG = {
     "run": {
         "name": None,

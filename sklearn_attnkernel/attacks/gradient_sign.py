@@ -1,4 +1,4 @@
-"""Gradient-sign attacks in an ℓ∞ ball: FGSM, PGD and MIM (PAPER.md §5).
+"""Gradient-sign attacks in an ℓ∞ ball: FGSM, PGD and MIM (arXiv 2603.13085).
 
 Each attack maximises an arbitrary differentiable scalar ``objective(x_adv)`` over the ℓ∞ ball
 of radius ``epsilon`` around ``x``, optionally intersected with a clip range ``[lo, hi]``. They
@@ -255,7 +255,7 @@ def pgd(
     steps : int, default=40
         Number of gradient steps, ``≥ 1``.
     step_size : float, default=0.01
-        Size of each sign step, ``> 0`` *(ours; PAPER.md §5)*.
+        Size of each sign step, ``> 0`` *(ours; the paper does not give it)*.
     random_start : bool, default=True
         Start from ``x`` plus uniform noise in ``[−ε, ε]`` (then projected to ``clip``)
         instead of from ``x``.
@@ -326,8 +326,8 @@ def mim(
     step_size : float, default=0.01
         Size of each sign step, ``> 0`` *(ours)*.
     momentum : float, default=1.0
-        Decay ``μ ≥ 0`` of the accumulated gradient *(ours; PAPER.md §5)*. With ``μ = 0`` the
-        method is PGD without random start.
+        Decay ``μ ≥ 0`` of the accumulated gradient *(ours; the paper does not give it)*. With ``μ =
+        0`` the method is PGD without random start.
     random_start : bool, default=False
         Start from uniform noise in the ball, as in :func:`pgd`.
     clip : tuple of (float, float) or None, default=None

@@ -1,11 +1,13 @@
-"""Attention transforms over a fixed reference set (PAPER.md §1).
+"""Attention transforms over a fixed reference set (arXiv 2603.13085; :ref:`theory_attention`).
 
 Two transformers and one pure function:
 
 - :func:`linearized_attention_operator` builds the ``d × d`` operator ``M`` of linearized attention
   (softmax linearised as ``exp(a) ≈ 1 + a``) so that the attention output of any row ``x`` is
   ``x @ M``. The reference set only enters through ``C = X_refᵀ X_ref``: the ``n × n`` Gram matrix
-  is never formed, so fit and transform cost ``O(n d²)`` instead of ``O(n² d)``.
+  is never formed, so fit and transform cost ``O(n d²)`` instead of ``O(n² d)``. The linearisation
+  keeps only the ``a`` of ``1 + a``: it drops the constant term and the softmax normaliser (see
+  :class:`LinearizedAttention`).
 - :class:`LinearizedAttention` stores that operator at ``fit`` and applies it (then ℓ2-normalises
   the rows) at ``transform``.
 - :class:`SoftmaxAttention` keeps the reference set and computes softmax (or exponential)
@@ -201,9 +203,10 @@ def linearized_attention_operator(
     """Return the ``d × d`` operator ``M`` of linearized attention over a reference set.
 
     Linearized attention of a row ``x`` over the reference rows ``x_k`` (identity projections) is
-    ``φ(x) = Σ_k ⟨x, x_k⟩ x_k = x · X_refᵀ X_ref``, so for a whole matrix it is ``X @ M`` with
-    ``M = C = X_refᵀ X_ref``. Only the ``d × d`` matrix ``C`` is formed, never the ``n × n`` Gram
-    matrix, so the cost is ``O(n d²)``.
+    ``φ(x) = Σ_k ⟨x, x_k⟩ x_k = x · X_refᵀ X_ref`` (softmax linearised as ``exp(a) ≈ 1 + a``, with
+    the constant term and the normaliser dropped, as in the paper), so for a whole matrix it is ``X
+    @ M`` with ``M = C = X_refᵀ X_ref``. Only the ``d × d`` matrix ``C`` is formed, never the ``n ×
+    n`` Gram matrix, so the cost is ``O(n d²)``.
 
     Parameters
     ----------
@@ -212,7 +215,7 @@ def linearized_attention_operator(
         input is accepted; the returned operator is always dense.
 
     projection : {None, "orthogonal", "he"} or tuple of three ndarrays, default=None
-        Query/key/value projections (PAPER.md Prop 4.13). With ``W_Q, W_K, W_V`` of shape
+        Query/key/value projections (arXiv 2603.13085, Prop 4.13). With ``W_Q, W_K, W_V`` of shape
         ``(d, d)`` the attention is ``(x W_Q)(X_ref W_K)ᵀ(X_ref W_V)``, i.e. the operator is
         ``W_Q W_Kᵀ C W_V``.
 
@@ -229,9 +232,11 @@ def linearized_attention_operator(
 
     n_layers : int, default=1
         Number ``L`` of stacked attention layers. Each layer attends from the previous layer's
-        output to the reference set, so the operator is the product of the ``L`` layer operators
-        (``C^L`` without projections). The transformed reference set ``X_ref C^L`` then has Gram
-        matrix ``G^{2L+1}`` and condition number ``κ^{2L+1}``, the model of PAPER.md Remark 4.10.
+        output to the *original* reference set: every layer reuses the same ``C = X_refᵀ X_ref``,
+        so the operator is the product of the ``L`` layer operators (``C^L`` without
+        projections). The transformed reference set ``X_ref C^L`` then has Gram
+        matrix ``G^{2L+1}`` and condition number ``κ^{2L+1}``, the model of Remark 4.10 of arXiv
+        2603.13085.
 
     rank : int, default=None
         If given, replace the reference set by its best rank-`rank` approximation (truncated SVD),
@@ -350,8 +355,12 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     """Linearized attention over the training rows, as a transformer.
 
     Each row ``x`` is mapped to ``φ(x) = Σ_k ⟨x, x_k⟩ x_k = C x`` with ``C = X_trainᵀ X_train``
-    (PAPER.md §1: softmax linearised as ``exp(a) ≈ 1 + a``, identity Q/K/V projections), then
-    ℓ2-normalised, ``φ̃(x) = C x / ‖C x‖``. The training set fixed at :term:`fit` is the reference
+    (arXiv 2603.13085: softmax linearised as ``exp(a) ≈ 1 + a``, identity Q/K/V projections), then
+    ℓ2-normalised, ``φ̃(x) = C x / ‖C x‖``. The linearisation keeps only the ``a`` terms: with
+    ``a_k = ⟨x, x_k⟩`` it would give ``(Σ_k x_k + C x) / (n + Σ_k a_k)``, and ``φ`` drops both the
+    constant term ``Σ_k x_k`` (the same vector for every ``x``) and the normaliser
+    ``n + Σ_k a_k``. Where the normaliser is positive, the ℓ2 normalisation would cancel it
+    anyway; the constant term it does not. The training set fixed at :term:`fit` is the reference
     set (transductive attention); the ``d × d`` operator is computed once by
     :func:`linearized_attention_operator`, so fit and transform cost ``O(n d²)`` and the
     ``n × n`` Gram matrix is never formed.
@@ -372,8 +381,10 @@ class LinearizedAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         See :func:`linearized_attention_operator`.
 
     n_layers : int, default=1
-        Number of stacked attention layers; the reference features then have condition number
-        ``κ^{2L+1}`` (PAPER.md Remark 4.10). Normalisation is applied only to the final output.
+        Number of stacked attention layers, each reusing the ``C`` of the original training set
+        (the operator is ``C^L``); the reference features then have condition number
+        ``κ^{2L+1}`` (arXiv 2603.13085, Remark 4.10). Normalisation is applied only to the final
+        output.
 
     rank : int, default=None
         If given, use the best rank-`rank` approximation of the training set as reference. Must
@@ -545,7 +556,7 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     """Softmax (or exponential) attention over the training rows, as a transformer.
 
     Each row ``x`` is mapped to ``φ(x) = Σ_k softmax_k(⟨x, x_k⟩ / τ) x_k`` over the training rows
-    ``x_k`` fixed at :term:`fit` (PAPER.md §1, Appendix A.13), then ℓ2-normalised. With
+    ``x_k`` fixed at :term:`fit` (arXiv 2603.13085, Appendix A.13), then ℓ2-normalised. With
     ``normalize_weights=False`` the softmax denominator is dropped, giving exponential attention
     ``Σ_k exp(⟨x, x_k⟩ / τ − s(x)) x_k`` with the per-row shift ``s(x) = max_k ⟨x, x_k⟩ / τ``.
 
@@ -602,7 +613,7 @@ class SoftmaxAttention(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     -----
     At ``τ = √d`` on unit-norm data the attention weights are nearly uniform, so every output row
     is close to the mean of the reference set: the features collapse (mean pairwise cosine ≈ 1,
-    PAPER.md Fig. 7).
+    arXiv 2603.13085, Fig. 7).
 
     Computation is done in float64; the output has the input's floating dtype (float32 input
     gives float32 output). Sparse CSR/CSC input is accepted in :meth:`fit` and :meth:`transform`:

@@ -1,9 +1,9 @@
-"""Layer 1: the κ diagnostic, required widths and feature collapse (numpy only).
+"""Layer 1: the κ diagnostic, sufficient widths and feature collapse (numpy only).
 
 - :mod:`.spectrum`: singular values, numerical rank and ``κ_k`` (one computation for everything);
 - :mod:`.kappa`: :func:`effective_condition_number`, :func:`spectral_amplification`,
   :func:`kappa_report`;
-- :mod:`.width`: :func:`required_width`, ``m* ≍ κᵖ n ln n``;
+- :mod:`.width`: :func:`required_width`, the sufficient width ``m* = κᵖ n ln n`` (order only);
 - :mod:`.collapse`: :func:`feature_collapse`;
 - :mod:`.report`: :class:`KappaReport`, how a diagnostic is tabulated, serialised and printed.
 """

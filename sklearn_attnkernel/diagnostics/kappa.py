@@ -1,12 +1,12 @@
-"""Condition-number diagnostics of linearized attention (PAPER.md §4; Thm 4.8, Appendix A.12).
+"""Condition-number diagnostics of linearized attention (arXiv 2603.13085, Thm 4.8, Appendix A.12).
 
 Pure functions on arrays, numpy/scipy only (importing this module does not import torch):
 
 - :func:`effective_condition_number`: ``κ = λ₁/λ_r`` of ``G = X Xᵀ`` from the singular values of
   ``X`` (``λ_i = σ_i²``, :mod:`.spectrum`); the ``n × n`` matrix ``G`` is never formed.
-- :func:`spectral_amplification`: how attention amplifies ``κ`` (``κ³``, ``κ^{2L+1}``, the softmax
-  bound), with the value measured on the linearized-attention features.
-- :func:`kappa_report`: all of it from one singular-value computation, with the required widths
+- :func:`spectral_amplification`: how attention amplifies ``κ`` (``κ³``, ``κ^{2L+1}``, the bound
+  of the matrix-exponential model), with the value measured on the linearized-attention features.
+- :func:`kappa_report`: all of it from one singular-value computation, with the sufficient widths
   (:mod:`.width`), feature collapse (:mod:`.collapse`), the rank-sensitivity curve ``κ_k`` and a
   one-line verdict, as a :class:`~.report.KappaReport`.
 
@@ -54,7 +54,7 @@ def _power(kappa, log10_kappa, p):
 
 
 def _softmax_bound(kappa, log10_kappa, sigma, r, e, temperature):
-    """``κ · exp(2(λ₁ − λ_r)/τ)`` (inf on overflow) and its log10.
+    """Bound of the matrix-exponential model ``κ · exp(2(λ₁ − λ_r)/τ)`` (inf on overflow), log10.
 
     ``sigma`` are the singular values of ``X · 2⁻ᵉ``, so ``λ_i = σ_i² · 4ᵉ``; the gap is formed
     at that scale and shifted by ``4ᵉ`` last, so it is right wherever it fits float64.
@@ -142,7 +142,7 @@ def effective_condition_number(X, rank="numerical", method="auto", random_state=
 
     See Also
     --------
-    kappa_report : The κ diagnostic with the rank-sensitivity curve and required widths.
+    kappa_report : The κ diagnostic with the rank-sensitivity curve and sufficient widths.
     spectral_amplification : Amplification of κ by attention layers.
 
     Notes
@@ -191,8 +191,14 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
     """How attention layers amplify the condition number of ``G = X Xᵀ``.
 
     Linearized attention maps ``X`` to ``F = X C`` (``C = XᵀX``), whose Gram matrix is ``G³``, so
-    ``κ(F Fᵀ) = κ³`` (Thm 4.8); ``L`` stacked layers give ``κ^{2L+1}`` (Remark 4.10); unnormalised
-    softmax attention with identity projections gives ``κ · exp(2(λ₁ − λ_r)/τ)`` (Prop 4.11).
+    ``κ(F Fᵀ) = κ³`` (Thm 4.8); ``L`` stacked layers that all reuse the original ``C`` give
+    ``κ^{2L+1}`` (Remark 4.10). Prop 4.11 bounds unnormalised softmax attention with identity
+    projections by ``κ · exp(2(λ₁ − λ_r)/τ)``: this is the bound of the matrix-exponential model,
+    the exact condition number of ``e^{G/τ} G e^{G/τ}`` with the *matrix* exponential
+    ``e^{G/τ} = U e^{Λ/τ} Uᵀ``. It does not hold for the entrywise exponential that
+    :class:`~sklearn_attnkernel.SoftmaxAttention` applies, whose kernel's condition number can
+    differ from it by orders of magnitude, in either direction; read it as a property of that
+    model, never as the κ of softmax attention.
 
     Parameters
     ----------
@@ -204,7 +210,8 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
         Number ``L`` of stacked linearized-attention layers in ``κ^{2L+1}``.
 
     temperature : float, default=None
-        Softmax temperature ``τ``; None means ``√d`` (PAPER.md §4).
+        Temperature ``τ`` of the matrix-exponential model; None means ``√d`` (arXiv 2603.13085,
+        Appendix A.13).
 
     rank : int, {"numerical", "full"} or float in (0, 1), default="numerical"
         Rank ``r`` at which every κ is read, as in :func:`effective_condition_number`.
@@ -220,7 +227,9 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
         - ``"kappa_cubed"``: the predicted ``κ³``.
         - ``"kappa_attention"``: ``κ`` measured on the features ``F = X C`` at the same rank.
         - ``"kappa_layers"``: ``κ^{2L+1}``.
-        - ``"softmax_bound"``: ``κ · exp(2(λ₁ − λ_r)/τ)``.
+        - ``"softmax_bound"``: ``κ · exp(2(λ₁ − λ_r)/τ)``, the bound of the matrix-exponential
+          model (Prop 4.11), not the κ of entrywise softmax attention; the key keeps its
+          historical name.
         - ``"log10_<name>"`` for each of the five κ values above.
 
         Values exceeding the float64 range are ``inf``; their ``log10_`` entries stay finite
@@ -357,8 +366,11 @@ def kappa_report(
     """Full condition-number diagnostic of ``X`` from one singular-value computation.
 
     Reports ``κ`` at the chosen rank, its amplification by attention (``κ³``, ``κ^{2L+1}``, the
-    softmax bound), the widths both networks need for their NTK regime against a practical
-    width, the rank-sensitivity curve ``κ_k``, feature collapse, and a one-line verdict.
+    bound of the matrix-exponential model), the sufficient widths of Thm 4.8 for both networks'
+    NTK regime (orders of magnitude: the constants are unknown and no lower bound is known)
+    against a practical width, their ``κ⁴`` ratio, the rank-sensitivity curve ``κ_k``, feature
+    collapse, and a one-line verdict. State the rank beside any κ or width you quote: on
+    scikit-learn's digits the 2L-ReLU width alone ranges over ``10⁶``–``10¹⁸`` with it.
 
     Parameters
     ----------
@@ -377,10 +389,10 @@ def kappa_report(
         Number ``L`` of attention layers in ``κ^{2L+1}``.
 
     temperature : float, default=None
-        Softmax temperature ``τ``; None means ``√d``.
+        Temperature ``τ`` of the matrix-exponential model; None means ``√d``.
 
     practical_width : float, default=1e5
-        Largest width considered practical (PAPER.md §4).
+        Largest width considered practical *(ours)*.
 
     method : {"auto", "exact", "gram", "randomized"}, default="auto"
         How the singular values are computed; see :func:`effective_condition_number`.
@@ -419,8 +431,9 @@ def kappa_report(
     >>> report.log10_width_attention > 5
     True
     >>> print(report.verdict)  # doctest: +NORMALIZE_WHITESPACE
-    attention cannot reach its NTK regime: needs m ≈ 10^45.1 ≫ 10^5
-    (2L-ReLU needs m ≈ 10^17.8, also above it)
+    MLP-Attn's sufficient width is κ⁴ = 10^27.3 times 2L-ReLU's (κ read at rank 61):
+    m ≈ 10^45.1 vs 10^17.8, both above the practical 10^5 (Thm 4.8: a sufficient condition
+    with unknown constants, not a required width)
     """
     who = "kappa_report"
     X, e = scale_by_pow2(check_matrix(X, who))  # κ is scale-free: exact power-of-two rescaling
@@ -473,7 +486,7 @@ def kappa_report(
         collapse_attention=collapse_nonzero_rows(_attention_features(X)),
         curve_ranks=tuple(int(k) for k in grid),
         curve_kappa=tuple(float(v) for v in curve_kappa),
-        verdict=format_verdict(log10_attention, log10_relu, log10_practical),
+        verdict=format_verdict(log10_attention, log10_relu, log10_practical, rank=r),
     )
 
 

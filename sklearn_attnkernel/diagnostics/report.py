@@ -67,19 +67,27 @@ class KappaReport:
     n_layers : int
         Number ``L`` of attention layers in ``kappa_layers``.
     kappa_layers, log10_kappa_layers : float
-        ``κ^{2L+1}``.
+        ``κ^{2L+1}``: ``L`` stacked layers that all reuse the original ``C`` (Remark 4.10).
     temperature : float
-        Softmax temperature ``τ`` used in ``softmax_bound``.
+        Temperature ``τ`` used in ``softmax_bound``.
     softmax_bound, log10_softmax_bound : float
-        ``κ · exp(2(λ₁ − λ_r)/τ)``.
+        ``κ · exp(2(λ₁ − λ_r)/τ)``: the bound of the matrix-exponential model (Prop 4.11 of
+        arXiv 2603.13085), i.e. the condition number of ``e^{G/τ} G e^{G/τ}`` with the matrix
+        exponential ``e^{G/τ} = U e^{Λ/τ} Uᵀ``. It is not the condition number of the entrywise
+        softmax or exponential attention that
+        :class:`~sklearn_attnkernel.SoftmaxAttention` computes, which can differ from it by
+        orders of magnitude, in either direction. The field keeps its historical name.
     width_relu, log10_width_relu : float
-        ``κ² n ln n``: width the 2L-ReLU net needs for its NTK regime.
+        ``κ² n ln n``: sufficient width for the 2L-ReLU net's NTK regime (Thm 4.8; a sufficient
+        condition with unknown constants, so an order of magnitude, not a requirement).
     width_attention, log10_width_attention : float
-        ``κ⁶ n ln n``: width MLP-Attn needs.
+        ``κ⁶ n ln n``: the same sufficient width for MLP-Attn. Its ratio to ``width_relu`` is
+        ``κ⁴``, free of ``n``.
     practical_width : float
-        Largest width considered practical.
+        Largest width considered practical *(ours)*.
     orders_above_practical_relu, orders_above_practical_attention : float
-        ``log10(width / practical_width)``; negative when the width is practical.
+        ``log10(width / practical_width)`` of the sufficient width; negative when it is
+        practical.
     collapse_raw, collapse_attention : float
         Mean pairwise cosine of the (nonzero) raw rows and of the attention features ``X C``.
     curve_ranks : tuple of int
@@ -87,7 +95,8 @@ class KappaReport:
     curve_kappa : tuple of float
         ``κ_k = λ₁/λ_k`` at each of ``curve_ranks``.
     verdict : str
-        One-line summary.
+        One-line summary: the ``κ⁴`` ratio of the two sufficient widths, the rank at which κ is
+        read, and both widths against the practical one.
 
     See Also
     --------
@@ -149,7 +158,7 @@ class KappaReport:
             ``"quantities"``: one row per scalar quantity, columns ``quantity``, ``value`` and
             ``log10`` (NaN where a log is not meaningful, e.g. ranks and collapse values).
             ``"rank_curve"``: one row per rank ``k`` of the rank-sensitivity curve, columns
-            ``rank``, ``kappa``, ``log10_kappa`` and the log10 required widths at that ``k``.
+            ``rank``, ``kappa``, ``log10_kappa`` and the log10 sufficient widths at that ``k``.
 
         Returns
         -------
@@ -223,30 +232,46 @@ class KappaReport:
         practical = p10(math.log10(self.practical_width))
         rows = [
             ("numerical rank", f"{numerical}   (κ read at rank r = {self.rank})"),
-            ("κ = λ₁/λ_r of G = XXᵀ", f"{p10(self.log10_kappa)}  ({self.kappa:.4g})"),
-            ("κ³ (linearized attention)", p10(self.log10_kappa_cubed)),
-            (f"κ^(2L+1), L = {self.n_layers}", p10(self.log10_kappa_layers)),
-            (f"softmax bound (τ = {self.temperature:.3g})", p10(self.log10_softmax_bound)),
             (
-                "required width, 2L-ReLU",
+                f"κ = λ₁/λ_r of G = XXᵀ, r = {self.rank}",
+                f"{p10(self.log10_kappa)}  ({self.kappa:.4g})",
+            ),
+            ("κ³ (linearized attention)", p10(self.log10_kappa_cubed)),
+            (f"κ^(2L+1), L = {self.n_layers}, same C", p10(self.log10_kappa_layers)),
+            (
+                "bound of the matrix-exponential model",
+                f"{p10(self.log10_softmax_bound)}  (τ = {self.temperature:.3g}; not the entrywise "
+                "softmax)",
+            ),
+            (
+                "sufficient width, 2L-ReLU",
                 f"m ≈ {p10(self.log10_width_relu)}  ({self.orders_above_practical_relu:+.1f} "
                 f"orders vs practical {practical})",
             ),
             (
-                "required width, attention",
+                "sufficient width, MLP-Attn",
                 f"m ≈ {p10(self.log10_width_attention)}  "
                 f"({self.orders_above_practical_attention:+.1f} orders vs practical {practical})",
+            ),
+            (
+                "width ratio MLP-Attn / 2L-ReLU",
+                f"κ⁴ = {p10(self.log10_width_attention - self.log10_width_relu)}",
             ),
             (
                 "feature collapse (mean cos)",
                 f"raw {self.collapse_raw:.4f}, attention {self.collapse_attention:.4f}",
             ),
         ]
+        width = max(len(label) for label, _ in rows)
         lines = [
             f"κ diagnostic of X: {self.n_samples} samples × {self.n_features} features "
             f"(singular values by method={self.method!r})"
         ]
-        lines += [f"  {label:<30} {value}" for label, value in rows]
+        lines += [f"  {label:<{width}}  {value}" for label, value in rows]
+        lines.append(
+            "  widths: the sufficient condition m = Ω(κᵖ n log n) of Thm 4.8 with constant 1;\n"
+            "          its constants are unknown and no lower bound is known: orders of magnitude"
+        )
         lines.append("  rank sensitivity, k: log10 κ_k")
         pairs = [
             f"{k}: {v:.2f}" for k, v in zip(self.curve_ranks, self._curve_log10(), strict=True)
@@ -257,18 +282,28 @@ class KappaReport:
         return "\n".join(lines)
 
 
-def format_verdict(log10_attention, log10_relu, log10_practical):
-    """The one-line verdict: can attention reach its NTK regime at the practical width?"""
-    practical = _format_pow10(log10_practical)
-    attention, relu = _format_pow10(log10_attention), _format_pow10(log10_relu)
-    relu_note = ", also above it" if log10_relu > log10_practical else ""
-    if log10_attention > log10_practical:
-        gap = "≫" if log10_attention - log10_practical >= 1 else ">"
-        return (
-            f"attention cannot reach its NTK regime: needs m ≈ {attention} {gap} {practical} "
-            f"(2L-ReLU needs m ≈ {relu}{relu_note})"
-        )
+def format_verdict(log10_attention, log10_relu, log10_practical, rank=None):
+    """The one-line verdict: the ``κ⁴`` ratio of the sufficient widths, and both against practical.
+
+    The widths are the sufficient condition of Thm 4.8 (constants unknown), so the verdict leads
+    with their ratio, which does not depend on the constant, and says at which rank κ was read.
+    """
+    p10 = _format_pow10
+    practical = p10(log10_practical)
+    attention, relu = p10(log10_attention), p10(log10_relu)
+    at_rank = "" if rank is None else f" (κ read at rank {rank})"
+    above_attention = log10_attention > log10_practical
+    above_relu = log10_relu > log10_practical
+    if above_attention and above_relu:
+        against = f"both above the practical {practical}"
+    elif above_attention:
+        against = f"MLP-Attn's above the practical {practical}, 2L-ReLU's within it"
+    elif above_relu:
+        against = f"2L-ReLU's above the practical {practical}, MLP-Attn's within it"
+    else:
+        against = f"both within the practical {practical}"
     return (
-        f"attention can reach its NTK regime at practical width: needs m ≈ {attention} ≤ "
-        f"{practical} (2L-ReLU needs m ≈ {relu})"
+        f"MLP-Attn's sufficient width is κ⁴ = {p10(log10_attention - log10_relu)} times "
+        f"2L-ReLU's{at_rank}: m ≈ {attention} vs {relu}, {against} (Thm 4.8: a sufficient "
+        "condition with unknown constants, not a required width)"
     )

@@ -1,4 +1,9 @@
-"""Width a network needs for its NTK regime, ``m* ≍ κᵖ n ln n`` (PAPER.md §4, Thm 4.8).
+"""Sufficient width for the NTK regime, ``m* = κᵖ n ln n`` (arXiv 2603.13085, Thm 4.8).
+
+Thm 4.8 gives ``m = Ω(κᵖ n log n)`` as a *sufficient* condition with unknown constants; the
+paper leaves a matching lower bound open. The value is an order of magnitude of a sufficient
+width, not the width a network needs; the robust quantity is the ratio ``κ⁴`` between the two
+architectures, in which ``n ln n`` cancels.
 
 Computed in log space, so the order of magnitude survives where ``m*`` overflows float64.
 """
@@ -35,16 +40,23 @@ def from_log10(log10_value):
 
 
 def required_width(kappa, n, architecture="attention", *, log10=False):
-    """Width ``m*`` a two-layer ReLU network needs to reach its NTK regime (PAPER.md §4).
+    """Sufficient width ``m*`` for the NTK regime of a two-layer ReLU net (Thm 4.8).
 
     ``m* = κ⁶ · n · ln n`` with linearized attention in front, ``m* = κ² · n · ln n`` for the
-    plain two-layer ReLU net. The paper gives only the order (``≍``), so the constant is 1: read
-    the result as an order of magnitude. Computed in log space.
+    plain two-layer ReLU net. Thm 4.8 of arXiv 2603.13085 states ``m = Ω(κᵖ n log n)`` as a
+    *sufficient* condition with unknown constants, and the paper leaves a lower bound open: a
+    smaller width may well suffice. The constant is taken as 1, so read the result as the order
+    of magnitude of a sufficient width, never as the width a network needs. The ratio of the two
+    architectures, ``κ⁴``, does not depend on ``n`` and is the robust quantity. The value
+    depends strongly on the rank at which ``κ`` is read (see :func:`kappa_report`); the same
+    rule gives the 2L-ReLU net ``10⁶``–``10¹⁸`` on scikit-learn's digits, depending on that
+    rank. Computed in log space.
 
     Parameters
     ----------
     kappa : float
-        Effective condition number ``κ ≥ 1`` (``inf`` is accepted and gives ``inf``).
+        Effective condition number ``κ ≥ 1`` (``inf`` is accepted and gives ``inf``), read at a
+        rank you should state beside the result.
 
     n : int
         Number of training samples, ``n ≥ 2``.
@@ -58,7 +70,8 @@ def required_width(kappa, n, architecture="attention", *, log10=False):
     Returns
     -------
     width : float
-        ``m*`` (``inf`` for ``kappa=inf``), or ``log10 m*`` when ``log10=True``.
+        The sufficient width ``m*`` (``inf`` for ``kappa=inf``), or ``log10 m*`` when
+        ``log10=True``.
 
     Raises
     ------
@@ -68,7 +81,7 @@ def required_width(kappa, n, architecture="attention", *, log10=False):
 
     See Also
     --------
-    kappa_report : Required widths for both architectures, compared with a practical width.
+    kappa_report : Sufficient widths for both architectures, compared with a practical width.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Exact leave-one-out influence of a fitted network's training points (PAPER.md §5, Def 3.3).
+"""Exact leave-one-out influence of a fitted network's training points (arXiv 2603.13085, Def 3.3).
 
 :func:`influence_scores` glues together what the package already has: the pipeline's transformers
 give the network's input features, :func:`~sklearn_attnkernel.empirical_ntk` (the trained
@@ -115,7 +115,8 @@ def influence_scores(
     The network is replaced by kernel ridge regression with its neural tangent kernel on its own
     input features, fitted to the targets it was trained on, and the influence of training point
     ``i`` on a test pair ``(x, y)`` is ``I_i(x) = ℓ(f_{−i}(x), y) − ℓ(f(x), y)`` (positive =
-    helpful), computed exactly by :func:`~sklearn_attnkernel.loo_influence` (PAPER.md §5).
+    helpful), computed exactly by :func:`~sklearn_attnkernel.loo_influence` (arXiv 2603.13085, Def
+    3.3).
 
     Parameters
     ----------

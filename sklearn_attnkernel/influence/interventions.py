@@ -1,4 +1,4 @@
-"""The paper's three training-set interventions and their effect on test accuracy (PAPER.md §5).
+"""The paper's three training-set interventions and their test-accuracy effect (arXiv 2603.13085).
 
 :func:`run_intervention` trains a baseline, changes its training set in one of three ways and
 retrains a clone:
@@ -204,7 +204,8 @@ def run_intervention(
 
     A clone of ``estimator`` is trained on ``(X_train, y_train)`` (the baseline); the training
     set is changed according to ``kind``; a fresh clone is trained on the changed set; both are
-    scored by accuracy on ``(X_test, y_test)`` (PAPER.md §5, "Interventions").
+    scored by accuracy on ``(X_test, y_test)`` (the paper's interventions, arXiv 2603.13085;
+    :ref:`theory_influence`).
 
     Parameters
     ----------

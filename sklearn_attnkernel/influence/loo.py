@@ -1,4 +1,4 @@
-"""Exact leave-one-out influence of kernel ridge regression (PAPER.md §5, Def 3.3).
+"""Exact leave-one-out influence of kernel ridge regression (arXiv 2603.13085, Def 3.3).
 
 numpy/scipy only: this module must not import torch.
 
@@ -349,8 +349,9 @@ def loo_influence(
 
     Fits ``f(x) = k(x, X) (K + αI)⁻¹ Y`` once and obtains every leave-one-out model from the same
     Cholesky factorisation through ``f_{−i}(x) = f(x) − (k(x, X) H)_i · A_i / H_ii``
-    (``H = (K + αI)⁻¹``, ``A = H Y``; PAPER.md §5). The influence of training point ``i`` on a
-    test pair ``(x, y)`` is ``I_i(x) = ℓ(f_{−i}(x), y) − ℓ(f(x), y)``; positive means helpful.
+    (``H = (K + αI)⁻¹``, ``A = H Y``; arXiv 2603.13085, Def 3.3; :ref:`theory_influence`). The
+    influence of training point ``i`` on a test pair ``(x, y)`` is ``I_i(x) = ℓ(f_{−i}(x), y) −
+    ℓ(f(x), y)``; positive means helpful.
 
     Parameters
     ----------
@@ -380,13 +381,12 @@ def loo_influence(
     reduce : {"mean"} or None, default="mean"
         ``"mean"`` averages over the test points; ``None`` returns the full matrix.
     check : bool, default=True
-        Run the numerical checks of PAPER.md §5 (A.9): condition number of ``K + αI`` below
-        ``max_condition`` and relative solve residual ``‖(K + αI)A − Y‖_F / ‖Y‖_F ≤ 1e-4``
-        (a backward-stable solve leaves about ``ε · κ``, so this is consistent with the
-        default ``max_condition`` and catches solves gone wrong).
-        Symmetry of ``K_train`` (relative Frobenius asymmetry ≤ 1e-6), positive definiteness
-        of ``K + αI`` (the Cholesky factorisation must succeed) and finiteness of the result
-        are checked even when ``check=False``.
+        Run the numerical checks of Appendix A.9 of arXiv 2603.13085: condition number of ``K + αI``
+        below ``max_condition`` and relative solve residual ``‖(K + αI)A − Y‖_F / ‖Y‖_F ≤ 1e-4`` (a
+        backward-stable solve leaves about ``ε · κ``, so this is consistent with the default
+        ``max_condition`` and catches solves gone wrong). Symmetry of ``K_train`` (relative
+        Frobenius asymmetry ≤ 1e-6), positive definiteness of ``K + αI`` (the Cholesky factorisation
+        must succeed) and finiteness of the result are checked even when ``check=False``.
     max_condition : float, default=1e12
         Largest accepted condition number of ``K + αI`` *(ours)*: at ``1e12`` the float64
         solve may carry relative errors up to ``~1e-4``.
@@ -699,10 +699,12 @@ def loo_influence_features(
     prefer_skip_nested_validation=True,
 )
 def intrinsic_sensitivity(K, y, *, alpha, lipschitz):
-    """Intrinsic influence sensitivity ``S(K) = L_K ‖y‖ / λ²`` (Def C.12).
+    """Influence sensitivity ``L_K ‖y‖ / λ²`` with ``λ = λ_min(K) + α``, not the paper's ridge λ.
 
-    ``λ`` is read as the smallest eigenvalue of the regularised system ``K + αI``, i.e.
-    ``1 / ‖(K + αI)⁻¹‖₂`` (see Notes).
+    Def C.12 of arXiv 2603.13085 defines ``S(K) = L_K ‖y‖ / λ²`` with ``λ`` the ridge. Here
+    ``λ`` is the smallest eigenvalue of the regularised system ``K + αI``, i.e.
+    ``λ_min(K) + α = 1 / ‖(K + αI)⁻¹‖₂``: the ridge ``α`` itself only when ``K`` is singular,
+    larger otherwise (see Notes).
 
     Parameters
     ----------
@@ -714,8 +716,8 @@ def intrinsic_sensitivity(K, y, *, alpha, lipschitz):
         Ridge ``α > 0`` of the kernel ridge system.
     lipschitz : float
         Lipschitz constant ``L_K ≥ 0`` of the kernel matrix with respect to the input
-        perturbation, e.g. ``‖G‖₂²`` for linearized attention (PAPER.md §4); computed by the
-        caller, who knows the feature map.
+        perturbation, e.g. ``‖G‖₂²`` for linearized attention (arXiv 2603.13085, Def C.12); computed
+        by the caller, who knows the feature map.
 
     Returns
     -------
@@ -733,15 +735,14 @@ def intrinsic_sensitivity(K, y, *, alpha, lipschitz):
 
     Notes
     -----
-    PAPER.md writes ``λ`` both for eigenvalues and for the ridge. The quantity bounds the
-    first-order change of the ridge coefficients ``A = (K + αI)⁻¹ y`` under a kernel
-    perturbation ``ΔK``: ``ΔA = −(K + αI)⁻¹ ΔK A``, so
-    ``‖ΔA‖ ≤ ‖(K + αI)⁻¹‖₂² ‖ΔK‖₂ ‖y‖ = ‖ΔK‖₂ ‖y‖ / λ_min(K + αI)²``. We therefore take
-    ``λ = λ_min(K + αI) = λ_min(K) + α``, the sharpest constant in that bound. For a rank
-    deficient kernel (``n > rank K``, e.g. the Gram-induced kernel with ``n > d``) it equals
-    ``α``, which is the paper's "λ = ridge" reading; for positive semi-definite ``K`` it is
-    never below ``α``, so ``S(K) ≤ L_K ‖y‖ / α²``. Cost: one partial symmetric
-    eigendecomposition, ``O(n³)``.
+    The paper (arXiv 2603.13085, Def C.12) writes ``λ`` both for eigenvalues and for the ridge. The
+    quantity bounds the first-order change of the ridge coefficients ``A = (K + αI)⁻¹ y`` under a
+    kernel perturbation ``ΔK``: ``ΔA = −(K + αI)⁻¹ ΔK A``, so ``‖ΔA‖ ≤ ‖(K + αI)⁻¹‖₂² ‖ΔK‖₂ ‖y‖ =
+    ‖ΔK‖₂ ‖y‖ / λ_min(K + αI)²``. We therefore take ``λ = λ_min(K + αI) = λ_min(K) + α``, the
+    sharpest constant in that bound. For a rank deficient kernel (``n > rank K``, e.g. the
+    Gram-induced kernel with ``n > d``) it equals ``α``, which is the paper's "λ = ridge" reading;
+    for positive semi-definite ``K`` it is never below ``α``, so ``S(K) ≤ L_K ‖y‖ / α²``. Cost: one
+    partial symmetric eigendecomposition, ``O(n³)``.
 
     Examples
     --------

@@ -5,7 +5,7 @@ numpy/scipy only: this module must not import torch.
 All three metrics take two vectors of per-training-point influence scores, ``before`` and
 ``after`` (e.g. from :func:`~sklearn_attnkernel.loo_influence` on the clean and on the
 perturbed training set), and use the top-k set ``T`` with ``k = ⌈top_fraction · n⌉``
-(PAPER.md §5).
+(arXiv 2603.13085, Def 3.4).
 """
 
 import logging
@@ -89,7 +89,7 @@ def influence_flip_rate(before, after, top_fraction=0.1):
 
     ``T`` is the set of the ``k = ⌈top_fraction · n⌉`` highest *positive* scores of ``before``;
     the flip rate is the fraction of ``i ∈ T`` with ``sign(after_i) ≠ sign(before_i)``
-    (PAPER.md §5, Def 3.4).
+    (arXiv 2603.13085, Def 3.4).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Influence malleability as a scikit-learn scorer (PAPER.md §5, Def 3.4).
+"""Influence malleability as a scikit-learn scorer (arXiv 2603.13085, Def 3.4).
 
 :class:`InfluenceMalleability` measures, on a fitted model and a held-out set, how much an attack
 on the most helpful training points changes their influence: influence before
@@ -72,7 +72,7 @@ class InfluenceMalleability:
        space, to increase the trained model's loss on their own labels);
     4. recomputes the influence with the perturbed training set, with the same trained network
        (``refit=False``) or with a clone retrained on it (``refit=True``);
-    5. returns the chosen metric between the scores before and after (PAPER.md §5, Def 3.4).
+    5. returns the chosen metric between the scores before and after (arXiv 2603.13085, Def 3.4).
 
     Every metric is oriented so that **greater is better** (more stable influence), as
     scikit-learn expects of a scorer: see ``metric``.
@@ -96,7 +96,7 @@ class InfluenceMalleability:
     steps : int, default=40
         Number of steps of the iterative attacks (``"pgd"``, ``"mim"``).
     step_size : float, default=0.01
-        Step size of the iterative attacks *(ours; PAPER.md §5)*.
+        Step size of the iterative attacks *(ours; the paper does not give it)*.
     top_fraction : float, default=0.1
         Fraction of the training points in ``T``, in ``(0, 1]``.
     alpha : float, default=1e-3

@@ -143,7 +143,7 @@ def attack_training_points(
     pixels). For a pipeline with an attention step (MLP-Attn) the attacked points are part of
     the attention reference set: the features are computed with the reference rebuilt from the
     whole training matrix with the attacked rows replaced, so the gradient flows through
-    ``C(X′)`` (PAPER.md §5). The network's weights stay fixed.
+    ``C(X′)`` (:ref:`theory_influence`). The network's weights stay fixed.
 
     Parameters
     ----------
@@ -169,15 +169,16 @@ def attack_training_points(
     steps : int, default=40
         Steps of ``"pgd"`` and ``"mim"``.
     step_size : float, default=0.01
-        Step size of ``"pgd"`` and ``"mim"`` *(ours; PAPER.md §5)*.
+        Step size of ``"pgd"`` and ``"mim"`` *(ours; the paper does not give it)*.
     clip : tuple of (float, float) or None, default=None
         Range every coordinate must stay in (``(0, 1)`` for pixels); the attacked rows must lie
         in it.
     mode : {"joint", "independent"}, default="joint"
-        ``"joint"``: all points are attacked at once, maximising their summed loss (the paper's
-        default). ``"independent"``: each point is attacked alone, the others left clean (one
-        attack per point; ``len(indices)`` times the cost). ``"random"`` draws the same signs
-        in both modes.
+        ``"joint"``: all points are attacked at once, maximising their summed loss (our default:
+        the paper does not say whether its points are attacked jointly or one at a time).
+        ``"independent"``: each point is attacked alone, the others left clean (one attack per
+        point; ``len(indices)`` times the cost). ``"random"`` draws the same signs in both
+        modes.
     random_state : int, RandomState instance or None, default=None
         Seeds PGD's random start and the ``"random"`` signs. The noise of each attacked row is
         drawn from a seed derived from `random_state` and the row index (and, for a joint PGD

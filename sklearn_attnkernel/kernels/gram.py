@@ -1,4 +1,4 @@
-"""The Gram-induced kernel of linearized attention (PAPER.md §2, Thm 4.2).
+"""The Gram-induced kernel of linearized attention (arXiv 2603.13085, Thm 4.2).
 
 Linearized attention maps a point ``x`` to ``φ(x) = C x`` with ``C = X_refᵀ X_ref`` built from a
 fixed reference set. The kernel it induces is ``k(x, x') = φ(x)ᵀ φ(x') = xᵀ C² x'``; on the

@@ -1,4 +1,4 @@
-"""Infinite-width neural tangent kernel of the two-layer ReLU network (PAPER.md §2).
+"""Infinite-width neural tangent kernel of the two-layer ReLU network (arXiv 2603.13085, Thm 4.3).
 
 numpy only: this module must not import torch.
 
@@ -65,16 +65,6 @@ def _ntk(X, Y, norms_x, norms_y, train_readout, sigma_w, symmetric):
     return kernel
 
 
-@validate_params(
-    {
-        "X": ["array-like"],
-        "Y": ["array-like", None],
-        "train_readout": ["boolean"],
-        "sigma_w": [Interval(Real, 0, None, closed="neither")],
-        "memory_budget": [Interval(Real, 0, None, closed="neither")],
-    },
-    prefer_skip_nested_validation=True,
-)
 def infinite_width_ntk(
     X, Y=None, *, train_readout=False, sigma_w=1.0, memory_budget=DEFAULT_MEMORY_BUDGET
 ):
@@ -82,7 +72,7 @@ def infinite_width_ntk(
 
     ``Θ∞(x, x') = ⟨x, x'⟩ (π − θ) / (2π)`` with ``θ = arccos(⟨x, x'⟩ / (‖x‖ ‖x'‖))``, plus
     ``σ_w² ‖x‖ ‖x'‖ (sin θ + (π − θ) cos θ) / (2π)`` when the readout layer is trained
-    (PAPER.md §2, Thm 4.3). The constants are those of
+    (arXiv 2603.13085, Thm 4.3; :ref:`theory_ntk`). The constants are those of
     :class:`~sklearn_attnkernel.TwoLayerReLU` (``w ~ N(0, σ_w² I)`` trained directly, ``1/√m``
     outside the sum); the module docstring derives them.
 
@@ -162,6 +152,20 @@ def infinite_width_ntk(
     )
 
 
+# Applied by assignment, not with @-syntax (the same at runtime), so that mutmut mutates the body
+# (docs/testing.rst).
+infinite_width_ntk = validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like", None],
+        "train_readout": ["boolean"],
+        "sigma_w": [Interval(Real, 0, None, closed="neither")],
+        "memory_budget": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)(infinite_width_ntk)
+
+
 class TwoLayerReLUNTK(Kernel):
     """Infinite-width NTK of the two-layer ReLU network as a scikit-learn kernel.
 
@@ -169,8 +173,10 @@ class TwoLayerReLUNTK(Kernel):
     :class:`~sklearn.kernel_ridge.KernelRidge` or
     :class:`~sklearn.gaussian_process.GaussianProcessRegressor`. For example
     ``make_pipeline(Normalizer(), LinearizedAttention(), KernelRidge(kernel=TwoLayerReLUNTK()))``
-    is the infinite-width predictor of MLP-Attn, and the same without the attention step that of
-    2L-ReLU.
+    is kernel ridge regression with MLP-Attn's infinite-width NTK, and the same without the
+    attention step that of 2L-ReLU. It equals the infinite-width network's prediction only for
+    squared loss under gradient flow (with the ridge as the penalty), not for the networks as the
+    paper trains them (Adam, cross-entropy for several classes).
 
     Parameters
     ----------

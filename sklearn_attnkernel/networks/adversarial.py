@@ -1,9 +1,9 @@
 """The ``adversarial_training`` setting of the estimators: its keys, defaults and attack.
 
-Adversarial training (PAPER.md §5, issue #4 §6) replaces each training batch by FGSM, PGD or MIM
-examples of that batch made against the current network (Madry et al., 2018). This module holds
-the validation of the ``adversarial_training`` dict, as a table of rules, and the call of the
-chosen attack; the training step that uses it is in
+Adversarial training (the paper's PGD adversarial training, arXiv 2603.13085; issue #4 §6) replaces
+each training batch by FGSM, PGD or MIM examples of that batch made against the current network
+(Madry et al., 2018). This module holds the validation of the ``adversarial_training`` dict, as a
+table of rules, and the call of the chosen attack; the training step that uses it is in
 :mod:`sklearn_attnkernel.networks.skorch_net`.
 """
 

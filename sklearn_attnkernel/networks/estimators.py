@@ -5,14 +5,14 @@ encoding, then build a :class:`skorch.NeuralNet` in ``fit`` (stored as ``net_``)
 :class:`~sklearn_attnkernel.TwoLayerReLU` and trains it with Adam under a local torch
 seed (:class:`~sklearn_attnkernel.networks.base.BaseTwoLayerReLU`). The skorch net is
 :class:`~sklearn_attnkernel.networks.skorch_net.RegularizedNet`, whose only loss-related hook,
-``get_loss``, adds the ``λ‖θ − θ₀‖²`` term of PAPER.md §3.
+``get_loss``, adds the ``λ‖θ − θ₀‖²`` term of the paper's training objective (arXiv 2603.13085).
 
-Adversarial training (PAPER.md §5, issue #4 §6): with ``adversarial_training={...}`` each
-training batch is replaced by PGD (or FGSM/MIM) examples of that batch made against the current
-network, in the estimator's own input (feature) space. As the last step of a
-:class:`~sklearn_attnkernel.networks.NetworkPipeline` (what :func:`make_mlp_attn` and
-:func:`make_two_layer_relu` return) the same attacks are made in the *pipeline's* input space
-(e.g. pixels): the pipeline hands the network the torch map of its fitted transformers.
+Adversarial training (the paper's PGD adversarial training, arXiv 2603.13085; issue #4 §6): with
+``adversarial_training={...}`` each training batch is replaced by PGD (or FGSM/MIM) examples of that
+batch made against the current network, in the estimator's own input (feature) space. As the last
+step of a :class:`~sklearn_attnkernel.networks.NetworkPipeline` (what :func:`make_mlp_attn` and
+:func:`make_two_layer_relu` return) the same attacks are made in the *pipeline's* input space (e.g.
+pixels): the pipeline hands the network the torch map of its fitted transformers.
 """
 
 from typing import ClassVar
@@ -61,12 +61,12 @@ def labels_from_output(classes, out):
 class TwoLayerReLUClassifier(ClassifierMixin, BaseTwoLayerReLU):
     """Two-layer ReLU network classifier (the paper's 2L-ReLU head), trained with skorch.
 
-    The network is ``f(x) = (1/√m) · relu(x Wᵀ) A`` (PAPER.md §3, Eq. 2): ``W`` is trained,
-    ``A`` is a fixed Rademacher readout unless ``train_readout=True``, there are no biases.
-    Binary problems use one output: with ``binary_loss="mse"`` (the paper's choice) it is fitted
-    to ±1 targets by mean squared error, with ``binary_loss="cross_entropy"`` it is a logit
-    trained with :class:`torch.nn.BCEWithLogitsLoss`. With ``C > 2`` classes there is one output
-    per class, trained with :class:`torch.nn.CrossEntropyLoss`. The loss is the task loss plus
+    The network is ``f(x) = (1/√m) · relu(x Wᵀ) A`` (arXiv 2603.13085, Eq. 2; :ref:`theory_width`):
+    ``W`` is trained, ``A`` is a fixed Rademacher readout unless ``train_readout=True``, there are
+    no biases. Binary problems use one output: with ``binary_loss="mse"`` (the paper's choice) it is
+    fitted to ±1 targets by mean squared error, with ``binary_loss="cross_entropy"`` it is a logit
+    trained with :class:`torch.nn.BCEWithLogitsLoss`. With ``C > 2`` classes there is one output per
+    class, trained with :class:`torch.nn.CrossEntropyLoss`. The loss is the task loss plus
     ``reg_lambda · Σ ‖θ − θ₀‖²``, minimised by Adam. Inputs are used as given: the paper feeds
     unit-norm rows (see :func:`~sklearn_attnkernel.make_two_layer_relu`).
 

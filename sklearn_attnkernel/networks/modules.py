@@ -50,7 +50,8 @@ class TwoLayerReLU(nn.Module):
     The first layer ``W`` (``width × n_features``, entries ``N(0, sigma_w²)``) is trained. The
     readout ``A`` (``width × n_outputs``, Rademacher ±1) is a fixed buffer unless
     ``train_readout=True``, in which case it is a parameter. This is the NTK parameterisation of
-    PAPER.md §3: the ``1/√m`` factor makes the empirical NTK converge as the width grows.
+    the paper's Eq. 2 (arXiv 2603.13085): the ``1/√m`` factor makes the empirical NTK converge as
+    the width grows.
 
     Parameters
     ----------

@@ -2,8 +2,8 @@
 
 * 2L-ReLU: unit-norm rows, then the two-layer ReLU network.
 * MLP-Attn: unit-norm rows, then an attention transform fitted on the training rows (the
-  transductive reference set), then the same network (PAPER.md §1, §3; Appendix A.13 for the
-  softmax and exponential variants).
+  transductive reference set), then the same network (arXiv 2603.13085, Eq. 2; Appendix A.13 for the
+  softmax and exponential variants; :ref:`theory_attention`).
 
 Both factories return a :class:`NetworkPipeline`: a scikit-learn pipeline that also keeps its raw
 training data (influence scores and attacks on training points need the input-space rows, which

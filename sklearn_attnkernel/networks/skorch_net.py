@@ -2,9 +2,9 @@
 
 The public estimators (:mod:`sklearn_attnkernel.networks.estimators`) wrap skorch rather than
 subclass it; the net they build in ``fit`` is :class:`RegularizedNet`, a :class:`skorch.NeuralNet`
-that overrides ``get_loss`` (the ``λ‖θ − θ₀‖²`` term of PAPER.md §3), ``infer`` (an optional map
-from a pipeline's input space, and bfloat16 autocast) and ``train_step_single`` (adversarial
-training).
+that overrides ``get_loss`` (the ``λ‖θ − θ₀‖²`` term of the paper's training objective, arXiv
+2603.13085), ``infer`` (an optional map from a pipeline's input space, and bfloat16 autocast) and
+``train_step_single`` (adversarial training).
 """
 
 from typing import ClassVar

@@ -1,11 +1,11 @@
-"""Fitted pipelines as differentiable torch functions, with transductive attention (PAPER.md §5).
+"""Fitted pipelines as differentiable torch functions, with transductive attention.
 
-Attacks on training points (PAPER.md §5) need the gradient of the trained model's loss with
-respect to the *input* (pixel) space, through every preprocessing step. For MLP-Attn the
-attention step is transductive: its reference set is the training set itself (after the steps
-before it), so moving a training row changes the attention operator ``C(X′) = Z′ᵀ Z′`` seen by
-every point. :class:`TorchPipeline` re-expresses a fitted pipeline in torch so that this
-dependence is differentiable:
+Attacks on training points (the paper's malleability experiments, arXiv 2603.13085, Def 3.4) need
+the gradient of the trained model's loss with respect to the *input* (pixel) space, through every
+preprocessing step. For MLP-Attn the attention step is transductive: its reference set is the
+training set itself (after the steps before it), so moving a training row changes the attention
+operator ``C(X′) = Z′ᵀ Z′`` seen by every point. :class:`TorchPipeline` re-expresses a fitted
+pipeline in torch so that this dependence is differentiable:
 
 - ``features(X)`` applies the fitted steps with their fitted constants (what ``transform`` does);
 - ``features(X, reference=X_train)`` rebuilds every attention step's reference set from

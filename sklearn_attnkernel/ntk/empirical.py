@@ -1,4 +1,4 @@
-"""Empirical (finite-width) neural tangent kernel of a network (PAPER.md §3).
+"""Empirical (finite-width) neural tangent kernel of a network (arXiv 2603.13085).
 
 Two paths compute the same quantity, the output-averaged NTK over the parameters with
 ``requires_grad=True``:
@@ -302,7 +302,7 @@ def empirical_ntk(
     """Empirical neural tangent kernel of a network at its current parameters.
 
     ``Θ(x, x') = (1/C) Σ_c ⟨∂f_c(x)/∂θ, ∂f_c(x')/∂θ⟩``: the NTK averaged over the ``C`` outputs,
-    over all parameters with ``requires_grad=True`` (PAPER.md §3). For
+    over all parameters with ``requires_grad=True`` (:ref:`theory_ntk`). For
     :class:`~sklearn_attnkernel.TwoLayerReLU` it has the closed form
     ``(X Yᵀ) ⊙ (S_X diag(c) S_Yᵀ) / m`` with ``S = 1[X Wᵀ > 0]`` and ``c_r = (1/C) Σ_c A_rc²``
     (``c ≡ 1`` for the Rademacher readout), plus ``relu(X Wᵀ) relu(Y Wᵀ)ᵀ / m`` when the readout

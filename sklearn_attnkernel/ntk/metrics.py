@@ -1,4 +1,4 @@
-"""Distance between a network's NTK (or function) and the infinite-width limit (PAPER.md §3).
+"""Distance between a network's NTK (or function) and the infinite-width limit (arXiv 2603.13085).
 
 Three metrics, each at initialisation and after training:
 
@@ -67,7 +67,7 @@ def ntk_distance(K_m, K_inf, metric="frobenius"):
     metric : {"frobenius", "cosine"}, default="frobenius"
         ``"frobenius"``: relative Frobenius error ``‖K_m − K_inf‖_F / ‖K_inf‖_F``.
         ``"cosine"``: ``1 − ⟨K_m, K_inf⟩_F / (‖K_m‖_F ‖K_inf‖_F)``, which ignores the overall
-        scale of ``K_m`` (PAPER.md Fig. 6).
+        scale of ``K_m`` (arXiv 2603.13085, Fig. 6).
 
     Returns
     -------
@@ -196,14 +196,16 @@ def _distance(f_m, f_ntk, normalize):
     prefer_skip_nested_validation=True,
 )
 def function_space_distance(fitted_model, X_train, y_train, X_eval, *, alpha=1e-3, normalize=False):
-    """Distance between a network's outputs and its infinite-width NTK predictor.
+    """Distance between a network's outputs and kernel ridge regression with its infinite-width NTK.
 
-    ``‖f_m(X_eval) − f_NTK(X_eval)‖₂`` (PAPER.md §3): ``f_m`` is the network's raw output and
-    ``f_NTK`` kernel ridge regression (:class:`~sklearn.kernel_ridge.KernelRidge`,
+    ``‖f_m(X_eval) − f_NTK(X_eval)‖₂`` (arXiv 2603.13085, Fig. 1, Table 1): ``f_m`` is the network's
+    raw output and ``f_NTK`` kernel ridge regression (:class:`~sklearn.kernel_ridge.KernelRidge`,
     ``kernel="precomputed"``) with the infinite-width NTK ``Θ∞`` of the same network (same
     ``train_readout`` and ``sigma_w``), fitted on ``X_train`` and the targets as the network was
-    trained on them. Both are computed on the network's input features, i.e. after a
-    pipeline's transformers.
+    trained on them. Both are computed on the network's input features, i.e. after a pipeline's
+    transformers. ``f_NTK`` is the infinite-width network's prediction only for squared loss under
+    gradient flow; for a network trained with Adam or cross-entropy it is the paper's reference
+    point, not the network's limit.
 
     Parameters
     ----------
@@ -223,7 +225,7 @@ def function_space_distance(fitted_model, X_train, y_train, X_eval, *, alpha=1e-
     X_eval : array-like of shape (n_eval, n_features)
         Points where the two functions are compared.
     alpha : float, default=1e-3
-        Ridge of the kernel regression (PAPER.md §5 uses λ = 1e-3).
+        Ridge of the kernel regression (the paper's kernel ridge regression uses λ = 1e-3).
     normalize : bool, default=False
         If True, divide by ``‖f_NTK(X_eval)‖₂`` to get a relative, scale-free distance (ours).
 
@@ -231,7 +233,7 @@ def function_space_distance(fitted_model, X_train, y_train, X_eval, *, alpha=1e-
     -------
     distance : float
         The plain ℓ2 (Frobenius) norm of the ``(n_eval, n_outputs)`` difference over all
-        evaluation points and outputs, not averaged, as in PAPER.md §3; so it grows like
+        evaluation points and outputs, not averaged, as in the paper's Fig. 1; so it grows like
         ``√n_eval`` for a fixed per-point error. Divided by ``‖f_NTK(X_eval)‖₂`` when
         ``normalize=True``.
 

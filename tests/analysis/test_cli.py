@@ -64,7 +64,10 @@ def test_digits_text_report(capsys):
     assert main(["diagnose", "--dataset", "digits"]) == 0
     out = capsys.readouterr().out
     assert "1797 samples × 64 features" in out
-    assert "verdict: attention cannot reach its NTK regime" in out
+    assert "verdict: MLP-Attn's sufficient width is κ⁴ = 10^" in out
+    assert "(κ read at rank 61)" in out
+    assert "bound of the matrix-exponential model" in out
+    assert "softmax bound" not in out
 
 
 def test_npy_with_rank_and_options(tmp_path, capsys, matrix):

@@ -181,7 +181,7 @@ def test_report_has_the_sensitivity_figures_and_section(tmp_path, tiny_malleabil
     ):
         assert stem in names
     text = summary.report.read_text()
-    assert "Malleability as a curve" in text
+    assert "MLP-Attn / 2L-ReLU ratio of mean flip rates" in text
     assert "What the measured cells say, in plain words" in text
     assert "Attack diagnostics on the top-k set" in text
     for name in ("sensitivity_baseline", "sensitivity_ratio", "sensitivity_diagnostics"):

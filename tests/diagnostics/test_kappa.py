@@ -69,6 +69,36 @@ def test_spectral_amplification_against_direct_formulas(with_singular_values):
     json.dumps(out, allow_nan=False)
 
 
+@pytest.mark.parametrize(
+    ("X", "log10_entrywise"),
+    [
+        (np.array([[3.0, 0.0, 0.0], [1.0, 2.0, 0.0], [0.0, 1.0, 1.0]]), 4.748),
+        (np.diag([4.0, 2.0, 1.0]), 8.78),
+    ],
+)
+def test_softmax_bound_is_the_matrix_exponential_model_not_entrywise_softmax(X, log10_entrywise):
+    """The "softmax bound" is κ of e^{G/τ} G e^{G/τ} with the matrix exponential (the docs' label).
+
+    With the exponential applied entrywise, as attention does, the condition number differs,
+    in either direction (the numbers docs/theory.rst quotes).
+    """
+    import scipy.linalg
+
+    def kappa(K):
+        eigenvalues = np.linalg.eigvalsh((K + K.T) / 2)
+        return eigenvalues[-1] / eigenvalues[0]
+
+    G = X @ X.T
+    tau = math.sqrt(X.shape[1])
+    out = spectral_amplification(X, rank="full")
+    E = scipy.linalg.expm(G / tau)
+    assert out["softmax_bound"] == pytest.approx(kappa(E @ G @ E), rel=1e-6)
+    E_entrywise = np.exp(G / tau)
+    measured = math.log10(kappa(E_entrywise @ G @ E_entrywise))
+    assert measured == pytest.approx(log10_entrywise, abs=5e-3)
+    assert abs(measured - out["log10_softmax_bound"]) > 0.04
+
+
 def test_spectral_amplification_overflow_stays_finite_in_log10(with_singular_values):
     X = with_singular_values(20, 3, [300.0, 10.0, 1.0], seed=1)
     with np.errstate(over="raise"):  # exp(2(λ₁ − λ_r)/τ) overflows on purpose: inf, never reported
@@ -115,7 +145,7 @@ def test_report_fields_are_consistent(X_rank_deficient):
     assert list(report.curve_ranks) == sorted(set(report.curve_ranks))
     for k, kappa_k in zip(report.curve_ranks, report.curve_kappa, strict=True):
         assert kappa_k == pytest.approx((s[0] / s[k - 1]) ** 2, rel=1e-9)
-    assert report.verdict.startswith("attention")
+    assert report.verdict.startswith("MLP-Attn's sufficient width is κ⁴ = 10^")
 
 
 def test_report_default_grid_size_and_custom_ranks(read_only):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ def test_report_overflowing_values_become_none_in_dict(with_singular_values):
     assert huge.log10_kappa_layers == pytest.approx(41 * 18, rel=1e-6)
     assert huge.to_dict()["kappa_layers"] is None
     json.dumps(huge.to_dict(), allow_nan=False)
-    assert "cannot reach" in report.verdict
+    assert "both above the practical 10^5" in report.verdict
 
 
 def test_report_well_conditioned_verdict_and_zero_rows():
@@ -54,7 +55,43 @@ def test_report_well_conditioned_verdict_and_zero_rows():
     report = kappa_report(X)
     assert report.kappa == pytest.approx(1.0)
     assert report.collapse_raw == pytest.approx(0.0, abs=1e-15)  # zero row excluded
-    assert report.verdict.startswith("attention can reach")
+    assert "both within the practical 10^5" in report.verdict
+
+
+def test_text_says_what_is_computed(with_singular_values):
+    # σ = 1, 0.7, 0.3: κ = (1/0.3)², so the width ratio κ⁴ is 10^(8 log10(1/0.3)) = 10^4.2
+    X = with_singular_values(30, 3, [1.0, 0.7, 0.3], seed=2)
+    report = kappa_report(X)
+    text = str(report)
+    assert "bound of the matrix-exponential model" in text
+    assert "not the entrywise softmax" in text
+    assert "sufficient width, 2L-ReLU" in text
+    assert "sufficient width, MLP-Attn" in text
+    assert f"κ = λ₁/λ_r of G = XXᵀ, r = {report.rank}" in text
+    log10_ratio = 8 * math.log10(1 / 0.3)
+    assert f"κ⁴ = 10^{log10_ratio:.1f}" in text
+    for overclaim in ("softmax bound", "required width,", "cannot reach", "needs m"):
+        assert overclaim not in text
+    assert f"κ read at rank {report.rank}" in report.verdict
+    assert report.verdict.startswith(f"MLP-Attn's sufficient width is κ⁴ = 10^{log10_ratio:.1f}")
+
+
+@pytest.mark.parametrize(
+    ("log10_attention", "log10_relu", "expected"),
+    [
+        (45.1, 17.8, "both above the practical 10^5"),
+        (9.3, 4.1, "MLP-Attn's above the practical 10^5, 2L-ReLU's within it"),
+        (4.6, 3.1, "both within the practical 10^5"),
+    ],
+)
+def test_verdict_places_both_widths_against_the_practical_one(
+    log10_attention, log10_relu, expected
+):
+    verdict = format_verdict(log10_attention, log10_relu, 5.0, rank=7)
+    assert expected in verdict
+    assert f"κ⁴ = 10^{log10_attention - log10_relu:.1f}" in verdict
+    assert "(κ read at rank 7)" in verdict
+    assert "sufficient condition with unknown constants" in verdict
 
 
 # σ_k = 2^-(k-1), k = 1..8: κ_k = 4^(k-1) exactly, and n = 10.
@@ -88,7 +125,7 @@ def test_report_rank_curve_frame_closed_form(permuted_diagonal):
 def test_report_text_lists_the_curve_six_pairs_a_line(permuted_diagonal):
     report = kappa_report(permuted_diagonal(10, 8, HALVING_SIGMA, seed=0), ranks=range(1, 9))
     pairs = [f"{k}: {(k - 1) * math.log10(4.0):.2f}" for k in range(1, 9)]
-    curve_lines = [line for line in str(report).split("\n") if line.startswith("    ")]
+    curve_lines = [line for line in str(report).split("\n") if re.match(r"    \d+: ", line)]
     assert curve_lines == ["    " + "   ".join(pairs[:6]), "    " + "   ".join(pairs[6:])]
     assert "practical 10^5)" in str(report)
 
@@ -105,30 +142,28 @@ def test_report_unknown_numerical_rank_in_text_and_frame(permuted_diagonal):
     assert quantities.loc["rank", "value"] == 3.0
 
 
-@pytest.mark.parametrize(
-    ("log10_attention", "log10_relu", "reach", "gap", "relu_above"),
-    [
-        (8.0, 3.0, False, "≫", False),  # three orders above the practical 10^5
-        (6.0, 5.0, False, "≫", False),  # exactly one order above: ≫; ReLU exactly at it
-        (5.5, 5.5, False, ">", True),  # half an order above: >
-        (5.0, 5.0, True, "≤", False),  # exactly at the practical width: reachable
-    ],
-)
-def test_verdict_compares_the_widths_with_the_practical_width(
-    log10_attention, log10_relu, reach, gap, relu_above
-):
-    verdict = format_verdict(log10_attention, log10_relu, 5.0)
-    assert verdict.startswith("attention can reach" if reach else "attention cannot reach")
-    attention = f"10^{log10_attention:.0f}" if log10_attention % 1 == 0 else f"10^{log10_attention}"
-    relu = f"10^{log10_relu:.0f}" if log10_relu % 1 == 0 else f"10^{log10_relu}"
-    assert f"m ≈ {attention} {gap} 10^5 " in verdict
-    assert verdict.endswith(f"m ≈ {relu}, also above it)" if relu_above else f"m ≈ {relu})")
-
-
 def test_report_text_shows_an_infinite_kappa_as_inf(permuted_diagonal):
     X = permuted_diagonal(5, 3, [2.0, 1.0, 0.0], seed=10)  # σ₃ = 0 exactly: κ = inf at rank 3
     with pytest.warns(NumericalRankWarning):
         report = kappa_report(X, rank="full")
     assert report.kappa == report.log10_kappa == math.inf
     assert "inf  (inf)" in str(report)
-    assert "m ≈ inf ≫ 10^5 " in report.verdict
+    assert "m ≈ inf vs inf, both above the practical 10^5" in report.verdict
+
+
+@pytest.mark.parametrize(
+    ("log10_attention", "log10_relu", "expected"),
+    [
+        (5.0, 5.0, "both within the practical 10^5"),  # exactly at it is within
+        (6.0, 5.0, "MLP-Attn's above the practical 10^5, 2L-ReLU's within it"),
+        (5.0, 6.0, "2L-ReLU's above the practical 10^5, MLP-Attn's within it"),
+        (6.0, 5.5, "both above the practical 10^5"),
+    ],
+)
+def test_verdict_boundaries_and_whole_orders(log10_attention, log10_relu, expected):
+    verdict = format_verdict(log10_attention, log10_relu, 5.0)
+    assert f", {expected} (" in verdict
+    attention = f"10^{log10_attention:.0f}" if log10_attention % 1 == 0 else f"10^{log10_attention}"
+    relu = f"10^{log10_relu:.0f}" if log10_relu % 1 == 0 else f"10^{log10_relu}"
+    assert f"m ≈ {attention} vs {relu}," in verdict
+    assert "κ read at rank" not in verdict  # rank=None

@@ -1,5 +1,7 @@
 """Tests for GramInducedKernel against explicit matrix products and closed-form solves."""
 
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -259,3 +261,97 @@ def test_invalid_input_is_rejected(data, X, match):
     reference, _, _ = data
     with pytest.raises(ValueError, match=f"invalid X.*{match}"):
         GramInducedKernel(reference)(X)
+
+
+# ------------------------------------------------------------------ mutation-testing gaps (#15)
+def test_list_reference_and_its_repr(data):
+    X, Y, _ = data
+    C = X.T @ X
+    kernel = GramInducedKernel(X.tolist())
+    np.testing.assert_allclose(kernel(Y), Y @ C @ C @ Y.T, rtol=1e-12)
+    assert repr(kernel) == "GramInducedKernel(reference=<array of shape (25, 4)>, normalize=False)"
+    # a ragged list has no shape; repr names its type instead of failing
+    ragged = GramInducedKernel([[1.0], [1.0, 2.0]])
+    assert repr(ragged) == "GramInducedKernel(reference=list, normalize=False)"
+
+
+def test_single_row_reference_is_a_rank_one_kernel(data):
+    _, Y, _ = data
+    r = np.array([[1.0, -2.0, 0.5, 3.0]])
+    # C = r rᵀ, C² = ‖r‖² r rᵀ: k(x, x') = ‖r‖² ⟨x, r⟩ ⟨x', r⟩
+    projections = Y @ r[0]
+    expected = (r[0] @ r[0]) * np.outer(projections, projections)
+    np.testing.assert_allclose(GramInducedKernel(r)(Y), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, object])
+def test_any_input_dtype_is_computed_in_float64(dtype):
+    rng = np.random.default_rng(5)
+    reference = rng.normal(size=(30, 4)).astype(dtype)
+    X = rng.normal(size=(6, 4)).astype(dtype)
+    # independent: the same values in float64 (the conversion is exact), products by numpy;
+    # arithmetic in float32 or float16 would be off by 1e-7 or 1e-3
+    reference64, X64 = reference.astype(np.float64), X.astype(np.float64)
+    C = reference64.T @ reference64
+    K = GramInducedKernel(reference)(X)
+    assert K.dtype == np.float64
+    expected = X64 @ C @ C @ X64.T
+    np.testing.assert_allclose(K, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+def test_float16_input_with_a_wide_range_is_not_rounded():
+    # 0.75048828125 = 0.75 + 2⁻¹¹ is a float16, but divided by 2¹⁶ (the scale of 32768) it
+    # would round in float16's subnormal range; in float64 the division is exact
+    X = np.array([[32768.0, 0.75048828125]], dtype=np.float16)
+    reference = np.array([[0.0, 1.0]])  # C = C² = e₂e₂ᵀ: k(x, x) = x₂²
+    K = GramInducedKernel(reference)(X)
+    np.testing.assert_array_equal(K, [[0.75048828125**2]])
+
+
+@pytest.mark.skipif(
+    "MUTANT_UNDER_TEST" in os.environ,
+    reason="mutmut's trampolines add stack frames, so stacklevel cannot be checked under mutmut",
+)
+def test_zero_row_warning_points_at_the_callers_line():
+    reference = np.array([[1.0, 0.0]])
+    X = np.array([[0.0, 1.0], [1.0, 1.0]])
+    kernel = GramInducedKernel(reference, normalize=True)
+    for evaluate in (kernel, kernel.diag):
+        with pytest.warns(ZeroRowsWarning) as record:
+            evaluate(X)
+        assert record[0].filename == __file__
+
+
+def test_memory_budget_type_and_diag_needs_no_kernel_matrix(data):
+    X, Y, _ = data
+    for budget in (True, "4GiB", -1.0):
+        with pytest.raises(ValueError, match="memory_budget must be a number of bytes > 0"):
+            GramInducedKernel(X, memory_budget=budget)(Y)
+    # diag forms no n × n matrix, so a 1-byte budget is enough for it
+    C = X.T @ X
+    np.testing.assert_allclose(
+        GramInducedKernel(X, memory_budget=1).diag(Y),
+        np.einsum("ij,ij->i", Y @ C, Y @ C),
+        rtol=1e-12,
+    )
+
+
+def test_invalid_values_are_reported_with_the_argument_name(data):
+    X, Y, _ = data
+    bad = np.array(Y)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input reference contains NaN"):
+        GramInducedKernel(bad)(Y)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        GramInducedKernel(X)(bad)
+    with pytest.raises(ValueError, match="Input Y contains NaN"):
+        GramInducedKernel(X)(Y, bad)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        GramInducedKernel(X).diag(bad)
+
+
+def test_kernels_on_the_same_reference_object_are_equal_even_with_nan():
+    # NaN != NaN, so only the identity check makes a kernel equal to itself here
+    reference = np.array([[np.nan, 1.0]])
+    assert GramInducedKernel(reference) == GramInducedKernel(reference)
+    assert GramInducedKernel(reference) != GramInducedKernel(reference.copy())

@@ -25,7 +25,7 @@ def data():
 
 
 def _brute_force(X, Y, train_readout, sigma_w):
-    """Entry-by-entry evaluation of the formula of PAPER.md §2 with math on scalars."""
+    """Entry-by-entry evaluation of the formula of Thm 4.3 (arXiv 2603.13085), scalar math."""
     K = np.zeros((len(X), len(Y)))
     for i, x in enumerate(X):
         for j, z in enumerate(Y):
@@ -224,3 +224,62 @@ def test_memory_budget_is_checked_before_allocating(data):
     assert infinite_width_ntk(X, Y, memory_budget=1728).shape == (9, 4)
     with pytest.raises(ValueError, match=r"200000×200000 float64 kernel.*needs 1788\.14 GiB"):
         infinite_width_ntk(np.broadcast_to(X[:1], (200_000, 5)))
+
+
+# ------------------------------------------------------------------ mutation-testing gaps (#15)
+@pytest.mark.parametrize("train_readout", [False, True])
+def test_antiparallel_rows_give_zero_not_nan(train_readout):
+    # x against -x: the computed cosine can round below -1 (-1 - 4e-16 for [0.4, 1, -0.1] here),
+    # where arccos is NaN; the clip to [-1, 1] keeps θ = π, where every term vanishes
+    rng = np.random.default_rng(3)
+    X = np.vstack([[0.4, 1.0, -0.1], rng.normal(size=(40, 3)).round(1)])
+    K = infinite_width_ntk(X, -X, train_readout=train_readout)
+    assert np.isfinite(K).all()
+    # θ = π up to the arccos round-off (δθ ≈ √(2 δu) ≈ 3e-8): |k| ≤ 1e-7 ‖x‖²
+    norms_sq = np.einsum("ij,ij->i", X, X)
+    assert np.all(np.abs(np.diag(K)) <= 1e-7 * norms_sq)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int64, object])
+def test_any_input_dtype_is_computed_in_float64(data, dtype):
+    X, Y = data
+    X_in, Y_in = (np.round(4 * A).astype(dtype) for A in (X, Y))
+    X64, Y64 = (A.astype(np.float64) for A in (X_in, Y_in))  # the same values, exactly
+    K = infinite_width_ntk(X_in, Y_in, train_readout=True)
+    assert K.dtype == np.float64
+    np.testing.assert_allclose(K, _brute_force(X64, Y64, True, 1.0), rtol=1e-12, atol=1e-14)
+    # Y = X: the brute force's diagonal carries the arccos round-off at θ = 0 (1e-8), the
+    # kernel's is exact; converting to float64 is exact, so the result is bit-identical
+    np.testing.assert_array_equal(infinite_width_ntk(X_in), infinite_width_ntk(X64))
+    diag = TwoLayerReLUNTK(train_readout=True).diag(X_in)
+    assert diag.dtype == np.float64
+    # Θ∞(x, x) = (1 + σ_w²) ‖x‖² / 2 with integer entries: exact
+    np.testing.assert_array_equal(diag, (X64**2).sum(axis=1))
+
+
+def test_invalid_values_are_reported_with_the_argument_name(data):
+    X, Y = data
+    bad = np.array(X)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        infinite_width_ntk(bad, Y)
+    with pytest.raises(ValueError, match="Input Y contains NaN"):
+        infinite_width_ntk(X, bad)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        TwoLayerReLUNTK().diag(bad)
+
+
+def test_default_sigma_w_is_one(data):
+    X, Y = data
+    kernel = TwoLayerReLUNTK(train_readout=True)
+    assert kernel.get_params() == {"train_readout": True, "sigma_w": 1.0}
+    np.testing.assert_allclose(kernel(X, Y), _brute_force(X, Y, True, 1.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("sigma_w", [0.0, -1.0, np.inf, np.nan, True, "1"])
+@pytest.mark.parametrize("method", ["__call__", "diag"])
+def test_kernel_rejects_bad_sigma_w_in_every_method(data, sigma_w, method):
+    X, _ = data
+    kernel = TwoLayerReLUNTK(train_readout=True, sigma_w=sigma_w)
+    with pytest.raises(ValueError, match="sigma_w must be a finite number > 0"):
+        getattr(kernel, method)(X)

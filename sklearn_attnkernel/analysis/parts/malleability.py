@@ -61,6 +61,35 @@ def _row_cosine(A, B):
         return float(np.nanmean(np.where(norms > 0, dots / norms, np.nan)))
 
 
+def _training_rows(model):
+    """How well the network fits its training set, and whether its training had converged.
+
+    ``train_accuracy`` and ``chance_accuracy`` come from
+    :func:`~sklearn_attnkernel.influence.health.training_skill` (the report flags networks near
+    chance); ``train_loss`` is the last epoch's training loss; ``converged`` is 1 when the
+    estimators' default stop at convergence (``tol`` and ``n_iter_no_change`` of
+    :class:`~sklearn_attnkernel.TwoLayerReLUClassifier`) would have fired by the last epoch: the
+    training loss did not fall below its earlier best minus ``tol`` over the last
+    ``n_iter_no_change`` epochs.
+    """
+    from ...influence.estimators import split_network
+    from ...influence.health import training_skill
+    from ...networks.estimators import TwoLayerReLUClassifier
+
+    _, final = split_network(model)
+    score, chance, _ = training_skill(final)
+    losses = np.asarray([epoch.get("train_loss", np.nan) for epoch in final.history_], float)
+    defaults = TwoLayerReLUClassifier()
+    patience, tol = defaults.n_iter_no_change, defaults.tol
+    converged = losses.size > patience and losses[-patience:].min() > losses[:-patience].min() - tol
+    return [
+        {"metric": "train_accuracy", "value": score},
+        {"metric": "chance_accuracy", "value": chance},
+        {"metric": "train_loss", "value": float(losses[-1]) if losses.size else float("nan")},
+        {"metric": "converged", "value": float(converged)},
+    ]
+
+
 @dataclasses.dataclass
 class _Clean:
     """What every (attack, ε) cell of a task shares: the trained network and its clean view."""
@@ -71,6 +100,7 @@ class _Clean:
     before: np.ndarray
     top: np.ndarray
     info: dict
+    health: list = dataclasses.field(default_factory=list)
     rows: list = dataclasses.field(default_factory=list)
     F_top: np.ndarray | None = None
 
@@ -99,7 +129,7 @@ def _train_and_score(s0, ctx):
         "fit_s": fit_s,
         "clean_influence_s": clean_s,
     }
-    clean = _Clean(model, data, influence, before, top, info)
+    clean = _Clean(model, data, influence, before, top, info, health=_training_rows(model))
     if top.size:
         clean.F_top, correct_before, loss_before = _top_set_diagnostics(model, X, y, top)
         clean.rows = [
@@ -141,7 +171,7 @@ def _attacked_cell(s, clean):
     X, y = clean.data["X"], clean.data["y"]
     epsilon = pixel_epsilon(clean.model, s["epsilon"], s["epsilon_space"])
     if clean.top.size == 0:
-        rows = [{"metric": "test_accuracy", "value": clean.info["test_accuracy"]}]
+        rows = [{"metric": "test_accuracy", "value": clean.info["test_accuracy"]}, *clean.health]
         return s, rows, clean.info, ["no positive influence score: nothing to attack"]
     start = time.perf_counter()
     X_adv = _attack(s, clean, epsilon)
@@ -157,6 +187,7 @@ def _attacked_cell(s, clean):
         {"metric": "spearman", "value": influence_rank_correlation(before, after)},
         {"metric": "top_k_stability", "value": top_k_stability(before, after, fraction)},
         {"metric": "test_accuracy", "value": clean.info["test_accuracy"]},
+        *clean.health,
         {"metric": "linf_perturbation", "value": float(np.max(np.abs(X_adv - X)))},
         *clean.rows,
         {"metric": "top_correct_after", "value": correct_after},

@@ -13,14 +13,23 @@ per concern, each importing only those above it:
   (:func:`sensitivity_tables`, :func:`sensitivity_sentences`);
 - :mod:`.tables`: :func:`build_tables`, the paper's tables;
 - :mod:`.figures`: one function per kind of figure;
-- :mod:`.comparison`: our numbers beside the paper's (:data:`PAPER_NUMBERS`), one verdict
-  function per claim;
+- :mod:`.verdicts`: the paired statistics every verdict rests on (a ratio with its paired
+  bootstrap CI, a mean of per-seed differences, per-seed log-log slopes) and their words;
+- :mod:`.networks`: the trained networks' settings, train/test accuracy, final loss and
+  convergence, and which are near chance (left out of the verdicts, flagged in the tables);
+- :mod:`.comparison`: the verdict on each claim of the paper beside the paper's numbers
+  (:data:`PAPER_NUMBERS`), one function per claim;
+- :mod:`.blocks`: what the report says, as blocks (headings, paragraphs, tables, figures):
+  the verdict table first, then the networks, then one section per part, figures first;
+- :mod:`.markdown` and :mod:`.html`: the report's blocks as ``report.md`` and as one
+  self-contained HTML page (a Jinja2 template, tables through pandas' Styler, figures
+  embedded as base64 PNG);
 - :mod:`.render`: :func:`build_report` (and :func:`write_report`, which also returns the
   status of every cell) writes ``results.parquet``, ``results.csv``,
-  ``cells.csv``, ``tables/*.csv|md``, ``figures/*.png|svg``, ``report.md`` and a
-  self-contained ``report.html`` (figures embedded as base64 PNG).
+  ``cells.csv``, ``tables/*.csv|md``, ``figures/*.png|svg``, ``report.md`` and
+  ``report.html``.
 
-numpy/pandas/matplotlib only: no torch.
+numpy/pandas/matplotlib/Jinja2 only: no torch.
 """
 
 from .comparison import PAPER_NUMBERS

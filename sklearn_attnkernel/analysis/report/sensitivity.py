@@ -176,7 +176,8 @@ def _format_ratio(row):
         return "—"
     text = f"{ratio:.2f}×"
     if not math.isnan(row["low"]):
-        text += f" [{row['low']:.2f}, {row['high']:.2f}]"
+        high = "∞" if math.isinf(row["high"]) else f"{row['high']:.2f}"
+        text += f" [{row['low']:.2f}, {high}]"
     return text
 
 
@@ -298,7 +299,8 @@ def _where(rows):
         text = f"ε = {row['epsilon']:g} at n = {row['n_train']}"
         if math.isfinite(row["ratio"]):
             text += f" ({row['ratio']:.1f}×"
-            text += f" [{row['low']:.1f}, {row['high']:.1f}])" if math.isfinite(row["low"]) else ")"
+            high = "∞" if math.isinf(row["high"]) else f"{row['high']:.1f}"
+            text += f" [{row['low']:.1f}, {high}])" if math.isfinite(row["low"]) else ")"
         items.append(text)
     return ", ".join(items)
 

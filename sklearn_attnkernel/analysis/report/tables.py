@@ -23,6 +23,8 @@ _KAPPA_QUANTITIES = [
     "rank",
     "log10_kappa",
     "log10_kappa^3",
+    "log10_kappa_attention_measured",
+    "log10_softmax_bound",
     "log10_width_relu",
     "log10_width_attention",
     "orders_above_practical_attention",
@@ -113,13 +115,11 @@ def _kappa_tables(results):
     display = display[[c for c in [*display.columns[:3], *_KAPPA_QUANTITIES] if c in display]]
     tables = {"kappa": (summary, display)}
     curve = summarize(kappa[kappa["metric"] == "curve_log10_kappa"], [*data, "rank"])
-    labels = [
-        f"{d}, {s}, n = {n}"
-        for d, s, n in zip(curve["dataset"], curve["setting"], curve["n_train"], strict=True)
-    ]
-    display = wide(curve.assign(data=labels), ["rank"], "data", digits=3)
-    display["rank"] = display["rank"].astype(int)
-    tables["kappa_rank_curve"] = (curve, display.sort_values("rank", kind="stable"))
+    # long, not pivoted: each data set has its own ranks, so a wide table would be half empty
+    display = curve[[*data, "rank"]].assign(**{"log10 κ_k": [f"{v:.3g}" for v in curve["mean"]]})
+    display = display.rename(columns={"rank": "rank k"}).sort_values([*data, "rank k"])
+    display = display.reset_index(drop=True)
+    tables["kappa_rank_curve"] = (curve, display)
     return tables
 
 

@@ -199,3 +199,27 @@ def test_standardized_and_pixel_runs_agree_for_a_deterministic_attack(tiny_malle
     (rec_p,) = run_task("malleability", task_p, {"root": None, "threads": 1})
     assert rec_s["info"]["epsilon_pixel"] == pytest.approx(rec_p["info"]["epsilon_pixel"])
     assert _rows(rec_s) == pytest.approx(_rows(rec_p), rel=1e-9)
+
+
+# ------------------------------------------------------------------ how well the network fits
+def test_each_cell_records_the_networks_fit_of_its_training_set(tiny_malleability, tiny_records):
+    """train_accuracy is the refitted pipeline's accuracy on the cell's training data (same
+    seed, same settings), chance_accuracy the majority-class share of its labels."""
+    from sklearn.metrics import accuracy_score
+
+    task = _tasks(tiny_malleability)[0]
+    s = task[0]
+    data = cell_data(s, None)
+    model = make_model(s).fit(data["X"], data["y"])
+    record = next(r for r in tiny_records if r["settings"] == s)
+    rows = _rows(record)
+    expected = accuracy_score(data["y"], model.predict(data["X"]))
+    assert rows["train_accuracy"] == pytest.approx(expected, abs=1e-12)
+    _, counts = np.unique(data["y"], return_counts=True)
+    assert rows["chance_accuracy"] == counts.max() / counts.sum()
+    assert rows["train_loss"] > 0
+    # 2 epochs cannot show 10 epochs without improvement: never counted as converged
+    assert rows["converged"] == 0.0
+    for other in tiny_records:  # every cell of a task shares its network's fit
+        if other["settings"]["architecture"] == s["architecture"]:
+            assert _rows(other)["train_accuracy"] == rows["train_accuracy"]

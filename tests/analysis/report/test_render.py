@@ -23,7 +23,7 @@ def test_html_report_is_self_contained(report_run_dir):
     assert 'src="figures' not in html
     assert "<table" in html
     md = (report_run_dir / "report.md").read_text()
-    assert "Our numbers beside the paper's" in md
+    assert "Verdicts on the paper's claims" in md
     assert "(figures/ntk_distance_digits_binary" in md
 
 
@@ -31,12 +31,12 @@ def test_report_sections_in_order(report_run_dir):
     md = (report_run_dir / "report.md").read_text()
     sections = [line[3:] for line in md.splitlines() if line.startswith("## ")]
     assert sections == [
-        "Our numbers beside the paper's",
-        "Condition number κ and required width",
-        "Feature collapse",
-        "NTK distance vs width",
-        "Malleability of influence scores",
-        "Malleability as a curve: ε, n and the random baseline",
+        "Verdicts on the paper's claims",
+        "Networks",
+        "Condition number κ and sufficient width (part kappa)",
+        "Feature collapse (part collapse)",
+        "NTK distance vs width (part ntk)",
+        "Malleability of influence scores (part malleability)",
         "Compute",
     ]
 

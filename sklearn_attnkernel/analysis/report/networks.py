@@ -1,0 +1,193 @@
+"""The trained networks of a run: their settings, how well they fit, and which are near chance.
+
+A flip rate cannot be read without knowing how well the network fits, so the report shows, per
+part, the training settings its cells recorded, and per architecture × width the train and
+test accuracy, the final training loss and whether training had converged (mean ± 95 % CI over
+seeds). A network whose training accuracy is near chance
+(:data:`~sklearn_attnkernel.influence.health.NEAR_CHANCE_SKILL`, the rule of
+:class:`~sklearn_attnkernel.influence.health.NearChanceWarning`) learned nothing: its influence
+scores mean nothing, so :func:`drop_near_chance` leaves its cells out of the verdicts and
+:func:`near_chance_column` flags them in every table that uses them.
+"""
+
+import pandas as pd
+
+from ...influence.health import NEAR_CHANCE_SKILL
+from .formatting import format_ci, label_architectures
+from .load import part_rows
+from .stats import mean_ci
+
+__all__ = [
+    "NEAR_CHANCE",
+    "NETWORK_KEYS",
+    "drop_near_chance",
+    "near_chance_column",
+    "network_health",
+    "networks_table",
+    "settings_table",
+]
+
+#: What identifies one trained network of the malleability part (its cells share it).
+NETWORK_KEYS = [
+    "dataset",
+    "setting",
+    "n_train",
+    "architecture",
+    "width",
+    "adversarial_training",
+    "seed",
+]
+_HEALTH = ["train_accuracy", "chance_accuracy", "test_accuracy", "train_loss", "converged"]
+# Training settings shown per part, with their words; a setting no cell recorded is left out.
+_SETTINGS = (
+    ("epochs", "epochs"),
+    ("lr", "learning rate"),
+    ("batch_size", "batch size"),
+    ("reg_lambda", "λ (weight of ‖θ − θ₀‖²)"),
+    ("sigma_w", "σ_w"),
+    ("width", "widths m"),
+    ("tol", "tolerance"),
+    ("n_iter_no_change", "patience (epochs)"),
+    ("loss", "loss (ntk: training; malleability: influence)"),
+    ("dtype", "dtype"),
+)
+_TRAINED_PARTS = ("ntk", "malleability", "interventions")
+#: The column that flags rows whose networks include some near chance.
+NEAR_CHANCE = "near chance"
+
+
+def network_health(results):
+    """One row per trained network of the malleability part: how well it fits.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Tidy results (from :func:`~sklearn_attnkernel.analysis.report.load_results`).
+
+    Returns
+    -------
+    health : pandas.DataFrame
+        :data:`NETWORK_KEYS`, then ``train_accuracy``, ``chance_accuracy``,
+        ``test_accuracy``, ``train_loss``, ``converged`` (1 or 0) — NaN where the cells did
+        not record them (runs made before they were) — and ``near_chance`` (True when the skill
+        ``(train − chance) / (1 − chance)`` is at most ``NEAR_CHANCE_SKILL``; False when
+        unknown).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_attnkernel.analysis.report.networks import network_health
+    >>> rows = pd.DataFrame({"part": "malleability", "dataset": "digits", "setting": "binary",
+    ...     "n_train": 100, "architecture": "relu", "width": 64, "adversarial_training": False,
+    ...     "seed": [0, 0], "metric": ["train_accuracy", "chance_accuracy"],
+    ...     "value": [0.52, 0.5]})
+    >>> network_health(rows)["near_chance"].tolist()
+    [True]
+    """
+    mal = part_rows(results, "malleability") if "part" in results else results.iloc[:0]
+    mal = mal[mal["metric"].isin(_HEALTH)]
+    if mal.empty:
+        return pd.DataFrame(columns=[*NETWORK_KEYS, *_HEALTH, "near_chance"])
+    wide = mal.pivot_table(
+        index=NETWORK_KEYS, columns="metric", values="value", aggfunc="first", dropna=False
+    )
+    wide = wide.dropna(how="all").reset_index()
+    wide.columns.name = None
+    for name in _HEALTH:
+        if name not in wide:
+            wide[name] = float("nan")
+    chance = wide["chance_accuracy"]
+    skill = (wide["train_accuracy"] - chance) / (1.0 - chance)
+    wide["near_chance"] = (skill <= NEAR_CHANCE_SKILL).fillna(False).astype(bool)
+    return wide[[*NETWORK_KEYS, *_HEALTH, "near_chance"]]
+
+
+def drop_near_chance(results):
+    """``results`` without the rows of networks near chance (left out of the verdicts).
+
+    Returns the kept rows and the number of networks left out.
+    """
+    health = network_health(results)
+    bad = health.loc[health["near_chance"], NETWORK_KEYS]
+    if bad.empty:
+        return results, 0
+    marked = results.merge(bad.assign(_near=True), on=NETWORK_KEYS, how="left")
+    keep = ~(marked["_near"].fillna(False).astype(bool) & (marked["part"] == "malleability"))
+    return results[keep.to_numpy()], len(bad)
+
+
+def near_chance_column(display, health):
+    """``display`` with a column counting its near-chance seeds, when the run has any.
+
+    The count matches on the columns ``display`` shares with :data:`NETWORK_KEYS` (the
+    architecture in display labels); rows with none read ''.
+    """
+    flagged = health[health["near_chance"]]
+    if flagged.empty or display.empty:
+        return display
+    keys = [k for k in NETWORK_KEYS if k != "seed" and k in display]
+    counts = (
+        label_architectures(health).groupby(keys, dropna=False)["near_chance"].agg(["sum", "count"])
+    )
+    counts = counts[counts["sum"] > 0].reset_index()
+    pairs = zip(counts["sum"], counts["count"], strict=True)
+    counts[NEAR_CHANCE] = [f"{s} of {c} networks" for s, c in pairs]
+    merged = display.astype({k: object for k in keys}).merge(
+        counts[[*keys, NEAR_CHANCE]].astype({k: object for k in keys}), on=keys, how="left"
+    )
+    merged[NEAR_CHANCE] = merged[NEAR_CHANCE].fillna("")
+    return merged
+
+
+def _joined(values):
+    values = sorted({v for v in values if not pd.isna(v)}, key=lambda v: (str(type(v)), v))
+    return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values) or "—"
+
+
+def settings_table(results):
+    """The training settings the cells of each part recorded, one row per part.
+
+    A setting with several values in a part (e.g. its widths) lists them all; ``tolerance``
+    and ``patience`` appear when the cells recorded them, and the analysis trains for exactly
+    ``epochs`` otherwise (no stop at convergence).
+    """
+    rows = []
+    for part in _TRAINED_PARTS:
+        cells = part_rows(results, part) if "part" in results else results.iloc[:0]
+        if cells.empty:
+            continue
+        row = {"part": part}
+        for column, words in _SETTINGS:
+            if column in cells and cells[column].notna().any():
+                row[words] = _joined(cells[column].dropna().unique())
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("—")
+
+
+def _seeds_of(flags):
+    return f"{int(flags.sum())} of {flags.notna().sum()}" if flags.notna().any() else "—"
+
+
+def networks_table(health):
+    """Train/test accuracy (%), final training loss and convergence per architecture × width.
+
+    Mean ± 95 % CI over seeds (:func:`~sklearn_attnkernel.analysis.report.mean_ci`);
+    ``converged`` and ``near chance`` count seeds. Accuracy columns a run did not record read
+    '—'.
+    """
+    keys = [k for k in NETWORK_KEYS if k != "seed"]
+    rows = []
+    for group_keys, group in label_architectures(health).groupby(keys, dropna=False, sort=True):
+        row = dict(zip(keys, group_keys, strict=True))
+        for column, words, percent in (
+            ("train_accuracy", "train accuracy (%)", True),
+            ("test_accuracy", "test accuracy (%)", True),
+            ("train_loss", "final training loss", False),
+        ):
+            mean, half, n = mean_ci(group[column].to_numpy(dtype=float))
+            row[words] = format_ci(mean, half, n, percent=percent)
+        row["converged (seeds)"] = _seeds_of(group["converged"])
+        known = group["train_accuracy"].notna()
+        row["near chance (seeds)"] = _seeds_of(group["near_chance"].where(known))
+        rows.append(row)
+    return pd.DataFrame(rows)

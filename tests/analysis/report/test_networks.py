@@ -1,0 +1,122 @@
+"""Tests for the networks of a run: settings per part, fit over seeds, near-chance flags."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sklearn_attnkernel.analysis.report.networks import (
+    drop_near_chance,
+    near_chance_column,
+    network_health,
+    networks_table,
+    settings_table,
+)
+
+TRAIN = {"relu": [0.99, 0.98, 1.0], "attention": [0.80, 0.76, 0.12]}
+TEST = {"relu": [0.95, 0.96, 0.94], "attention": [0.78, 0.74, 0.10]}
+LOSS = {"relu": [0.03, 0.04, 0.035], "attention": [1.1, 1.2, 2.3]}
+
+
+def _cells(with_health=True):
+    """Malleability rows of two architectures × 3 seeds; MLP-Attn seed 2 at chance."""
+    rows = []
+    for arch in ("relu", "attention"):
+        for seed in range(3):
+            base = {
+                "part": "malleability",
+                "dataset": "digits",
+                "setting": "multiclass",
+                "n_train": 500,
+                "architecture": arch,
+                "width": 1024,
+                "adversarial_training": False,
+                "seed": seed,
+                "attack": "pgd",
+                "epsilon": 0.3,
+                "epochs": 60,
+                "lr": 0.01,
+                "batch_size": 128,
+                "reg_lambda": 0.0,
+            }
+            values = {"flip_rate": 0.1, "test_accuracy": TEST[arch][seed]}
+            if with_health:
+                values |= {
+                    "train_accuracy": TRAIN[arch][seed],
+                    "chance_accuracy": 0.1,
+                    "train_loss": LOSS[arch][seed],
+                    "converged": float(arch == "relu"),
+                }
+            rows += [{**base, "metric": m, "value": v} for m, v in values.items()]
+    frame = pd.DataFrame(rows)
+    frame["adversarial_training"] = frame["adversarial_training"].astype("boolean")
+    return frame
+
+
+def test_network_health_flags_the_network_near_chance():
+    health = network_health(_cells())
+    assert len(health) == 6
+    flagged = health.loc[health["near_chance"], ["architecture", "seed"]]
+    # skill = (0.12 − 0.1) / 0.9 = 0.022 ≤ 0.1; the next lowest is (0.76 − 0.1) / 0.9
+    assert flagged.values.tolist() == [["attention", 2]]
+
+
+def test_networks_table_reports_accuracy_loss_and_convergence_over_seeds():
+    table = networks_table(network_health(_cells())).set_index("architecture")
+    for arch, label in (("relu", "2L-ReLU"), ("attention", "MLP-Attn")):
+        x = np.array(TRAIN[arch])
+        half = stats.t.ppf(0.975, 2) * stats.sem(x)
+        expected = f"{100 * x.mean():.1f}% ± {100 * half:.1f}%"
+        assert table.loc[label, "train accuracy (%)"] == expected
+        test_mean = f"{100 * np.mean(TEST[arch]):.1f}%"
+        assert table.loc[label, "test accuracy (%)"].startswith(test_mean)
+    assert table.loc["2L-ReLU", "converged (seeds)"] == "3 of 3"
+    assert table.loc["MLP-Attn", "converged (seeds)"] == "0 of 3"
+    assert table.loc["MLP-Attn", "near chance (seeds)"] == "1 of 3"
+    loss = f"{np.mean(LOSS['attention']):.3g}"
+    assert table.loc["MLP-Attn", "final training loss"].startswith(loss)
+
+
+def test_networks_of_old_runs_show_what_was_recorded():
+    table = networks_table(network_health(_cells(with_health=False)))
+    assert (table["train accuracy (%)"] == "—").all()
+    assert (table["converged (seeds)"] == "—").all()
+    assert table["test accuracy (%)"].str.endswith("%").all()
+
+
+def test_settings_table_lists_each_parts_training_settings():
+    settings = settings_table(_cells()).set_index("part")
+    row = settings.loc["malleability"]
+    assert row["epochs"] == "60"
+    assert row["learning rate"] == "0.01"
+    assert row["λ (weight of ‖θ − θ₀‖²)"] == "0"
+    assert row["widths m"] == "1024"
+
+
+def test_drop_near_chance_removes_only_that_networks_cells():
+    results = _cells()
+    kept, n_dropped = drop_near_chance(results)
+    assert n_dropped == 1
+    gone = results[(results["architecture"] == "attention") & (results["seed"] == 2)]
+    assert len(kept) == len(results) - len(gone)
+    assert not ((kept["architecture"] == "attention") & (kept["seed"] == 2)).any()
+
+
+@pytest.mark.parametrize("columns", [["architecture"], ["setting"]])
+def test_near_chance_column_flags_the_rows_that_use_the_network(columns):
+    health = network_health(_cells())
+    display = pd.DataFrame(
+        {
+            "dataset": ["digits", "digits"],
+            "setting": ["multiclass", "multiclass"],
+            "n_train": [500, 500],
+            "architecture": ["2L-ReLU", "MLP-Attn"],
+            "width": [1024, 1024],
+        }
+    )
+    if columns == ["setting"]:  # a table of both architectures (e.g. the ratios)
+        display = display.drop(columns="architecture").iloc[:1]
+        assert near_chance_column(display, health)["near chance"].tolist() == ["1 of 6 networks"]
+    else:
+        flagged = near_chance_column(display, health)["near chance"].tolist()
+        assert flagged == ["", "1 of 3 networks"]
