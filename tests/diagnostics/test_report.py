@@ -128,6 +128,9 @@ def test_report_text_lists_the_curve_six_pairs_a_line(permuted_diagonal):
     curve_lines = [line for line in str(report).split("\n") if re.match(r"    \d+: ", line)]
     assert curve_lines == ["    " + "   ".join(pairs[:6]), "    " + "   ".join(pairs[6:])]
     assert "practical 10^5)" in str(report)
+    # the width-ratio row itself (the verdict line repeats the ratio): κ⁴ at κ = 4⁷
+    rows = [line for line in str(report).split("\n") if not line.startswith("verdict:")]
+    assert any(f"κ⁴ = 10^{4 * 7 * math.log10(4.0):.1f}" in line for line in rows)
 
 
 def test_report_unknown_numerical_rank_in_text_and_frame(permuted_diagonal):
@@ -165,5 +168,4 @@ def test_verdict_boundaries_and_whole_orders(log10_attention, log10_relu, expect
     assert f", {expected} (" in verdict
     attention = f"10^{log10_attention:.0f}" if log10_attention % 1 == 0 else f"10^{log10_attention}"
     relu = f"10^{log10_relu:.0f}" if log10_relu % 1 == 0 else f"10^{log10_relu}"
-    assert f"m ≈ {attention} vs {relu}," in verdict
-    assert "κ read at rank" not in verdict  # rank=None
+    assert f"2L-ReLU's: m ≈ {attention} vs {relu}," in verdict  # rank=None: nothing between
