@@ -42,7 +42,6 @@ def collapse_nonzero_rows(F):
     return _collapse(F[nonzero] if not nonzero.all() else F)
 
 
-@validate_params({"F": ["array-like", "sparse matrix"]}, prefer_skip_nested_validation=True)
 def feature_collapse(F):
     """Mean pairwise cosine similarity of the rows of ``F`` (Fig. 7 of the paper).
 
@@ -92,3 +91,10 @@ def feature_collapse(F):
             "undefined. Drop them first, e.g. F[np.linalg.norm(F, axis=1) > 0]."
         )
     return _collapse(F)
+
+
+# Applied by assignment, not with @-syntax, which is the same thing at runtime: mutmut 3 skips
+# decorated functions, and this keeps the function body in its reach (docs/testing.rst).
+feature_collapse = validate_params(
+    {"F": ["array-like", "sparse matrix"]}, prefer_skip_nested_validation=True
+)(feature_collapse)

@@ -81,15 +81,6 @@ def _attention_features(X):
     return np.asarray(safe_sparse_dot(X, np.asarray(C), dense_output=True))
 
 
-@validate_params(
-    {
-        "X": ["array-like", "sparse matrix"],
-        "rank": RANK_CONSTRAINT,
-        "method": METHOD_CONSTRAINT,
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
 def effective_condition_number(X, rank="numerical", method="auto", random_state=None):
     """Effective condition number ``κ_r = λ₁/λ_r`` of the Gram matrix ``G = X Xᵀ``.
 
@@ -184,15 +175,18 @@ def effective_condition_number(X, rank="numerical", method="auto", random_state=
     return float(kappa[0])
 
 
-@validate_params(
+# Applied by assignment (not @-syntax, same at runtime) so that mutmut reaches the body.
+effective_condition_number = validate_params(
     {
         "X": ["array-like", "sparse matrix"],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "temperature": [None, Interval(Real, 0, None, closed="neither")],
         "rank": RANK_CONSTRAINT,
+        "method": METHOD_CONSTRAINT,
+        "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
-)
+)(effective_condition_number)
+
+
 def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical"):
     """How attention layers amplify the condition number of ``G = X Xᵀ``.
 
@@ -307,6 +301,18 @@ def spectral_amplification(X, *, n_layers=1, temperature=None, rank="numerical")
     }
 
 
+# Applied by assignment (not @-syntax, same at runtime) so that mutmut reaches the body.
+spectral_amplification = validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [None, Interval(Real, 0, None, closed="neither")],
+        "rank": RANK_CONSTRAINT,
+    },
+    prefer_skip_nested_validation=True,
+)(spectral_amplification)
+
+
 def _check_ranks(ranks, who):
     """The ``ranks`` parameter as a 1-D integer array, or None."""
     if ranks is None:
@@ -346,19 +352,6 @@ def _curve_ranks(spec, r, ranks, ranks_array, who):
     return grid
 
 
-@validate_params(
-    {
-        "X": ["array-like", "sparse matrix"],
-        "rank": RANK_CONSTRAINT,
-        "ranks": [None, "array-like"],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "temperature": [None, Interval(Real, 0, None, closed="neither")],
-        "practical_width": [Interval(Real, 1, None, closed="left")],
-        "method": METHOD_CONSTRAINT,
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
 def kappa_report(
     X,
     *,
@@ -495,3 +488,19 @@ def kappa_report(
         curve_kappa=tuple(float(v) for v in curve_kappa),
         verdict=format_verdict(log10_attention, log10_relu, log10_practical, rank=r),
     )
+
+
+# Applied by assignment (not @-syntax, same at runtime) so that mutmut reaches the body.
+kappa_report = validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "rank": RANK_CONSTRAINT,
+        "ranks": [None, "array-like"],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [None, Interval(Real, 0, None, closed="neither")],
+        "practical_width": [Interval(Real, 1, None, closed="left")],
+        "method": METHOD_CONSTRAINT,
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)(kappa_report)

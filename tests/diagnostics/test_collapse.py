@@ -26,8 +26,10 @@ def test_feature_collapse_extremes_and_zero_rows():
     assert feature_collapse(np.outer(np.arange(1.0, 6.0), [1.0, 2.0])) == pytest.approx(1.0)
     assert feature_collapse(np.eye(4)) == pytest.approx(0.0, abs=1e-15)
     assert feature_collapse([[1.0, 0.0], [-1.0, 0.0]]) == pytest.approx(-1.0)
-    with pytest.raises(ValueError, match=r"rows \[1, 3\] of F are zero"):
-        feature_collapse([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    F = [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    for zero_rows in (F, sp.csr_matrix(F), sp.csc_matrix(F)):
+        with pytest.raises(ValueError, match=r"rows \[1, 3\] of F are zero"):
+            feature_collapse(zero_rows)
 
 
 def test_feature_collapse_of_two_rows_is_their_cosine():

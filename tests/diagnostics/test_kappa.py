@@ -101,7 +101,8 @@ def test_softmax_bound_is_the_matrix_exponential_model_not_entrywise_softmax(X, 
 
 def test_spectral_amplification_overflow_stays_finite_in_log10(with_singular_values):
     X = with_singular_values(20, 3, [300.0, 10.0, 1.0], seed=1)
-    out = spectral_amplification(X, temperature=0.5)
+    with np.errstate(over="raise"):  # exp(2(λ₁ − λ_r)/τ) overflows on purpose: inf, never reported
+        out = spectral_amplification(X, temperature=0.5)
     assert out["softmax_bound"] == math.inf
     expected = math.log10(9e4) + 2 * (9e4 - 1.0) / 0.5 / math.log(10)
     assert out["log10_softmax_bound"] == pytest.approx(expected, rel=1e-9)
@@ -343,3 +344,11 @@ def test_report_collapse_with_exactly_two_nonzero_rows():
     one_row = kappa_report(np.array([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]]))
     assert math.isnan(one_row.collapse_raw)
     assert math.isnan(one_row.collapse_attention)
+
+
+def test_report_default_grid_of_a_rank_one_matrix_is_rank_one(permuted_diagonal):
+    # numerical rank 1: the default curve runs from 1 to 1, nothing above the numerical rank
+    report = kappa_report(permuted_diagonal(5, 3, [2.0, 0.0, 0.0], seed=9))
+    assert report.numerical_rank == report.rank == 1
+    assert report.curve_ranks == (1,)
+    assert report.curve_kappa == (1.0,)

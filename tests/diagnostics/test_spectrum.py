@@ -201,3 +201,91 @@ def test_numerical_rank_tolerance_scales_with_sigma_1_randomized(permuted_diagon
     # all computed values above the tolerance: the numerical rank is unknown (None)
     above = permuted_diagonal(4, 3, [1.0, 1e-6, 1e-12], seed=3)
     assert kappa_report(above, rank=3, method="randomized", random_state=0).numerical_rank is None
+
+
+@pytest.mark.parametrize("shape", [(9, 4), (4, 9)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_gram_decomposes_the_smaller_gram_matrix(permuted_diagonal, shape, sparse):
+    # singular values exactly (4, 2, 1, 1/2), so κ_k = 4^(k-1), and there are min(n, d) = 4 of
+    # them whether X is tall or wide, dense or sparse
+    X = permuted_diagonal(*shape, [4.0, 2.0, 1.0, 0.5], seed=11)
+    X = sp.csr_matrix(X) if sparse else X
+    report = kappa_report(X, method="gram", ranks=[1, 2, 3, 4])
+    assert report.numerical_rank == 4
+    np.testing.assert_allclose(report.curve_kappa, [1.0, 4.0, 16.0, 64.0], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"lie in \[1, 4\]"):
+        kappa_report(X, method="gram", ranks=[5])
+
+
+# A singular value exactly at the tolerance is not counted ("above" the tolerance is strict):
+# exact: σ₁ · max(n, d) · eps = 8 · 2⁻⁵² = 2⁻⁴⁹; gram: λ₁ · 4 · eps = 2⁻⁵⁰ = (2⁻²⁵)².
+@pytest.mark.parametrize(("method", "sigma_at_tol"), [("exact", 2.0**-49), ("gram", 2.0**-25)])
+def test_singular_value_at_the_tolerance_is_not_counted(permuted_diagonal, method, sigma_at_tol):
+    X = permuted_diagonal(8, 4, [1.0, 0.5, sigma_at_tol, sigma_at_tol / 2**20], seed=12)
+    assert kappa_report(X, method=method).numerical_rank == 2
+    above = permuted_diagonal(8, 4, [1.0, 0.5, sigma_at_tol * 2, sigma_at_tol / 2**20], seed=12)
+    assert kappa_report(above, method=method).numerical_rank == 3
+
+
+def test_gram_clips_round_off_below_zero(read_only):
+    # rank one: nine eigenvalues of XᵀX are zero and come out as round-off of either sign; κ at
+    # those ranks is huge or inf, never NaN
+    rng = np.random.default_rng(13)
+    X = read_only(np.outer(rng.normal(size=12), rng.normal(size=10)))
+    report = kappa_report(X, method="gram", ranks=range(1, 11))
+    assert report.numerical_rank == 1
+    curve = np.asarray(report.curve_kappa)
+    assert not np.isnan(curve).any()
+    assert curve[0] == 1.0
+    assert (curve[1:] > 1e12).all()  # round-off is at most ~ k·eps·λ₁
+
+
+@pytest.mark.parametrize(("k", "expected"), [(3, 10), (40, 20), (95, 5), (100, 0)])
+def test_randomized_oversampling_is_max_10_half_rank_within_min_n_d(monkeypatch, k, expected):
+    # the documented oversampling max(10, rank/2), cut so that rank + oversampling ≤ min(n, d)
+    from sklearn.utils.extmath import randomized_svd
+
+    from sklearn_attnkernel.diagnostics import spectrum
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["n_oversamples"])
+        return randomized_svd(*args, **kwargs)
+
+    monkeypatch.setattr(spectrum, "randomized_svd", spy)
+    X = np.random.default_rng(14).normal(size=(120, 100))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumericalRankWarning)
+        effective_condition_number(X, rank=k, method="randomized", random_state=0)
+    assert seen == [expected]
+    assert type(seen[0]) is int
+
+
+def test_randomized_is_reproducible_with_random_state():
+    # a flat spectrum, so that the leading values depend on the random projection
+    X = np.random.default_rng(15).normal(size=(60, 40))
+    first = kappa_report(X, rank=5, ranks=[2, 5], method="randomized", random_state=0)
+    again = kappa_report(X, rank=5, ranks=[2, 5], method="randomized", random_state=0)
+    other = kappa_report(X, rank=5, ranks=[2, 5], method="randomized", random_state=1)
+    assert first.curve_kappa == again.curve_kappa
+    assert first.curve_kappa != other.curve_kappa
+    kappas = [
+        effective_condition_number(X, rank=5, method="randomized", random_state=seed)
+        for seed in (0, 0, 1)
+    ]
+    assert kappas[0] == kappas[1] != kappas[2]
+
+
+@pytest.mark.parametrize(("sigma_r", "log10_kappa"), [(0.0, math.inf), (1e-170, 340.0)])
+def test_kappa_beyond_float64_is_inf_without_floating_point_errors(
+    permuted_diagonal, sigma_r, log10_kappa
+):
+    # (σ₁/σ_r)² = inf: at σ_r = 0 by division by zero, at 10⁻¹⁷⁰ by overflow; both on purpose
+    X = permuted_diagonal(5, 3, [1.0, 0.5, sigma_r], seed=17)
+    with np.errstate(divide="raise", over="raise"), pytest.warns(NumericalRankWarning):
+        kappa = effective_condition_number(X, rank="full")
+    with np.errstate(divide="raise", over="raise"), pytest.warns(NumericalRankWarning):
+        report = kappa_report(X, rank="full")
+    assert kappa == report.kappa == math.inf
+    assert report.log10_kappa == pytest.approx(log10_kappa, rel=1e-12)
