@@ -146,8 +146,8 @@ class KappaReport:
     verdict: str
 
     def _curve_log10(self):
-        with np.errstate(divide="ignore"):
-            return np.log10(np.asarray(self.curve_kappa, dtype=np.float64))
+        # κ_k ≥ 1 (or inf) by construction: no zero reaches the logarithm
+        return np.log10(np.asarray(self.curve_kappa, dtype=np.float64))
 
     def to_frame(self, kind="quantities"):
         """Return the report as a pandas DataFrame.
