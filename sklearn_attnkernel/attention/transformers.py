@@ -344,7 +344,7 @@ def _finish_rows(F, *, normalize, who):
             "(an all-zero input row, or one orthogonal to every reference row) and are left "
             "zero instead of being ℓ2-normalised, as sklearn.preprocessing.normalize does.",
             ZeroRowsWarning,
-            stacklevel=3,
+            stacklevel=4,  # _finish_rows, transform, sklearn's set_output wrapper: the caller
         )
         norms[zero] = 1.0
     F /= norms[:, np.newaxis]

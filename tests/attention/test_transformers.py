@@ -5,8 +5,12 @@ products (through the n × n Gram where the implementation avoids it), an explic
 loop for softmax, or a closed form for the condition number.
 """
 
+import inspect
 import re
+import sys
 import tracemalloc
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,6 +91,25 @@ def test_linearized_equals_literal_product(data):
     np.testing.assert_allclose(attn.transform(X_new), expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(attn.operator_, X_ref.T @ X_ref, rtol=1e-13)
     np.testing.assert_allclose(linearized_attention_operator(X_ref), X_ref.T @ X_ref, rtol=1e-13)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_operator_function_accepts_sparse_reference(data, fmt):
+    X_ref, _ = data
+    X_sparse = {"csr": sp.csr_matrix, "csc": sp.csc_matrix}[fmt](X_ref)
+    M = linearized_attention_operator(X_sparse)
+    assert isinstance(M, np.ndarray)
+    np.testing.assert_allclose(M, X_ref.T @ X_ref, rtol=1e-13)
+
+
+def test_operator_function_computes_in_float64(rng):
+    # float32 entries are exact in float64: the float64 product of the same values is the
+    # reference; a float32 product would be off by ~1e-7 relative.
+    X32 = rng.standard_normal((40, 5)).astype(np.float32)
+    X64 = X32.astype(np.float64)
+    M = linearized_attention_operator(X32)
+    assert M.dtype == np.float64
+    np.testing.assert_allclose(M, X64.T @ X64, rtol=1e-13)
 
 
 def test_linearized_normalized_rows(data):
@@ -372,9 +395,13 @@ def test_linearized_normalised_output_is_invariant_to_any_scale(data, factor):
 
 @pytest.mark.parametrize("Estimator", [LinearizedAttention, SoftmaxAttention])
 def test_overflow_raises(Estimator):
-    X = np.array([[1e200, 1.0], [1.0, 1e200], [1.0, 1.0]])
-    with pytest.raises(ValueError, match=r"not finite.*overflowed float64"):
-        Estimator(normalize=False).fit(X).transform(X)
+    # 1e400 overflows, and 1e400 − 1e400 is invalid (NaN)
+    X = np.array([[1e200, 1e200], [1e200, -1e200], [1.0, 1.0]])
+    # the overflow is reported once, as the ValueError: no numpy RuntimeWarning escapes first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"not finite.*overflowed float64"):
+            Estimator(normalize=False).fit(X).transform(X)
 
 
 def test_normalization_robust_to_scale(data):
@@ -696,3 +723,108 @@ def test_softmax_reference_is_a_float64_copy_of_any_input(rng, fmt, dtype):
         assert not np.shares_memory(stored.data, X.data)
         X.data[:] = 7.0
     np.testing.assert_array_equal(stored.toarray() if sp.issparse(stored) else stored, expected)
+
+
+@pytest.mark.parametrize("Estimator", [LinearizedAttention, SoftmaxAttention])
+def test_defaults_are_the_documented_ones(Estimator):
+    # the numpydoc "default=" of every parameter is the spec; the signature must agree with it
+    documented = dict(
+        re.findall(r"^    (\w+) : [^\n]*default=([^\n]+)$", Estimator.__doc__, flags=re.M)
+    )
+    signature = inspect.signature(Estimator.__init__).parameters
+    assert set(documented) == set(signature) - {"self"}
+    for name, text in documented.items():
+        assert repr(signature[name].default) == {"4 * 2**30": repr(4 * 2**30)}.get(text, text)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_tags_describe_the_observed_behaviour(data, estimator):
+    X_ref, X_new = data
+    tags = estimator.__sklearn_tags__()
+    sparse_ok = clone(estimator).fit(sp.csr_matrix(X_ref)).transform(sp.csr_matrix(X_new))
+    assert tags.input_tags.sparse is isinstance(sparse_ok, np.ndarray)
+    preserved = [
+        dtype
+        for dtype in ("float64", "float32", "float16")
+        if clone(estimator).fit(X_ref).transform(X_new.astype(dtype)).dtype == dtype
+    ]
+    assert tags.transformer_tags.preserves_dtype == preserved
+
+
+def test_projection_tuple_is_kept_in_float64(data, rng):
+    X_ref, _ = data
+    d = X_ref.shape[1]
+    triple = tuple(rng.standard_normal((d, d)).astype(np.float32) for _ in range(3))
+    attn = LinearizedAttention(normalize=False, projection=triple).fit(X_ref)
+    W_Q, W_K, W_V = (W.astype(np.float64) for W in triple)
+    for kept, W in zip(attn.projections_[0], (W_Q, W_K, W_V), strict=True):
+        assert kept.dtype == np.float64
+        np.testing.assert_array_equal(kept, W)
+    expected = W_Q @ W_K.T @ (X_ref.T @ X_ref) @ W_V
+    np.testing.assert_allclose(
+        attn.operator_, expected, rtol=1e-12, atol=1e-12 * abs(expected).max()
+    )
+
+
+# without normalisation an operator beyond float64 is refused, so only (False, 0) there
+@pytest.mark.parametrize(("normalize_rows", "exponent"), [(True, 0), (True, 700), (False, 0)])
+def test_operator_times_its_recorded_scale_is_the_operator(normalize_rows, exponent):
+    # the documented relation M = operator_ · 2**operator_log2_scale_, with M = XᵀX written
+    # out at a scale where it fits float64
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(10, 3))
+    attn = LinearizedAttention(normalize=normalize_rows).fit(np.ldexp(X, exponent))
+    assert isinstance(attn.operator_log2_scale_, int)
+    recorded = np.ldexp(attn.operator_, attn.operator_log2_scale_ - 2 * exponent)
+    np.testing.assert_allclose(recorded, X.T @ X, rtol=1e-13)
+
+
+def test_overflow_error_names_exactly_the_overflowing_rows():
+    # C = [[1e300, -1e300], [-1e300, 1e300]] (+1): row 1 gives inf − inf (NaN), row 3 inf
+    attn = LinearizedAttention(normalize=False).fit(np.array([[1e150, -1e150], [1.0, 1.0]]))
+    X = np.array([[0.0, 1.0], [1e10, 1e10], [0.0, 1.0], [1e10, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # reported once, by the ValueError
+        with pytest.raises(
+            ValueError, match=r"cannot produce 2 output row\(s\) \(row indices 1, 3\)"
+        ):
+            attn.transform(X)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"projection": "orthogonal", "random_state": 0},
+        {"projection": "he", "random_state": 1, "n_layers": 2},
+        {"rank": 2},
+    ],
+    ids=["orthogonal", "he-2-layers", "rank"],
+)
+def test_normalised_output_beyond_float64_keeps_projections_and_rank(params):
+    # at 2^700 the operator overflows and is rebuilt from X·2⁻ᵉ: with the same projections and
+    # rank, so the normalised output is the one at scale 1
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(12, 4))
+    expected = LinearizedAttention(**params).fit(X).transform(X)
+    scaled = LinearizedAttention(**params).fit(np.ldexp(X, 700))
+    assert scaled.operator_log2_scale_ > 0
+    np.testing.assert_allclose(scaled.transform(X), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_operator_that_overflows_even_after_rescaling_is_refused():
+    # X·2⁻ᵉ has entries 0.5, so C = 1·[[1, 1], [1, 1]] and C^L = 2^(L−1)·C: beyond float64 at
+    # L = 1100 whatever the scale of X
+    X = np.full((4, 2), 2.0**600)
+    with pytest.raises(ValueError, match=r"not finite.*n_layers=1100"):
+        LinearizedAttention(n_layers=1100).fit(X)
+
+
+@pytest.mark.skipif(
+    "mutants" in Path(sys.modules[LinearizedAttention.__module__].__file__).parts,
+    reason="mutmut's trampolines add stack frames between the caller and warnings.warn",
+)
+def test_zero_row_warning_points_at_the_callers_line():
+    attn = LinearizedAttention().fit(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    with pytest.warns(ZeroRowsWarning) as record:
+        attn.transform([[0.0, 0.0]])
+    assert record[0].filename == __file__

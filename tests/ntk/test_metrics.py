@@ -244,6 +244,17 @@ def test_sweep_init_only_skips_training(tiny):
         ({"width": 8}, "width"),
         ({"attention": "linear"}, "attention"),
         ({"X_eval": np.ones((2, 5))}, "X_eval"),
+        ({"widths": 16}, "widths must be a non-empty sequence"),
+        ({"widths": [2.5]}, "widths must hold integers"),
+        ({"widths": [True]}, "widths must hold integers"),
+        ({"seeds": [0.5]}, "seeds must hold integers"),
+        ({"seeds": [True]}, "seeds must hold integers"),
+        ({"y": np.zeros(3)}, "inconsistent numbers of samples"),
+        ({"X": np.full((40, 64), "a")}, "string to float"),
+        ({"X_eval": np.full((2, 64), "a")}, "string to float"),
+        ({"random_state": 0}, "random_state"),
+        ({"lr": -1.0}, "lr"),
+        ({"architecture": "attention", "lr": -1.0}, "lr"),
     ],
 )
 def test_sweep_rejects_bad_arguments_before_any_fit(tiny, kwargs, match, monkeypatch):
@@ -254,9 +265,47 @@ def test_sweep_rejects_bad_arguments_before_any_fit(tiny, kwargs, match, monkeyp
 
     monkeypatch.setattr(module, "_sweep_one", fail)
     X, y = tiny
-    arguments = {"architecture": "relu", **kwargs}
+    arguments = {"architecture": "relu", "X": X, "y": y, **kwargs}
     with pytest.raises(ValueError, match=match):
-        ntk_width_sweep(arguments.pop("architecture"), X, y, **arguments)
+        ntk_width_sweep(
+            arguments.pop("architecture"), arguments.pop("X"), arguments.pop("y"), **arguments
+        )
+
+
+def test_sweep_accepts_width_one(tiny):
+    X, y = tiny
+    table = ntk_width_sweep(
+        "relu", X, y, widths=[1], seeds=[0], stages=["init"], metrics=["frobenius"], **_FAST
+    )
+    assert table["width"].tolist() == [1]
+    assert np.isfinite(table["value"]).all()
+
+
+def test_sweep_softmax_architecture_uses_softmax_attention_features(tiny):
+    pytest.importorskip("sklearn_attnkernel.networks.pipelines")
+    from sklearn_attnkernel import make_mlp_attn
+
+    X, y = tiny
+    params = {**_FAST, "train_readout": True}
+    table = ntk_width_sweep(
+        "softmax", X, y, widths=[8], seeds=[2], stages=["init"], metrics=["frobenius"], **params
+    )
+    # the network's input features written out: row-normalise, softmax attention at τ = √d
+    # over the training rows, row-normalise again
+    X_n = normalize(X)
+    scores = X_n @ X_n.T / np.sqrt(X.shape[1])
+    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+    Z = normalize((weights / weights.sum(axis=1, keepdims=True)) @ X_n)
+    # Θ at initialisation with a trained readout: the W part plus the relu(Z W₀ᵀ) part
+    model = make_mlp_attn(attention="softmax", width=8, random_state=2, **params).fit(X, y)
+    W0 = model[-1].initial_params_["W"].double().numpy()
+    H = Z @ W0.T
+    K_0 = (
+        (Z @ Z.T) * ((H > 0).astype(float) @ (H > 0).T) + np.maximum(H, 0) @ np.maximum(H, 0).T
+    ) / 8
+    K_inf = infinite_width_ntk(Z, train_readout=True)
+    expected = np.linalg.norm(K_0 - K_inf) / np.linalg.norm(K_inf)
+    assert table["value"].iloc[0] == pytest.approx(expected, rel=1e-9)
 
 
 # ------------------------------------------------------------------------------ scale (#11)
@@ -331,3 +380,21 @@ def test_function_space_distance_checks_the_column_order(pipeline):
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         expected = function_space_distance(model, X, y, X)
     assert function_space_distance(model, df, y, df) == expected
+
+
+def test_sweep_passes_n_jobs_to_joblib(tiny, monkeypatch):
+    import joblib
+
+    module = sys.modules[ntk_width_sweep.__module__]
+    asked = []
+
+    def recording_parallel(n_jobs=None, **kwargs):
+        asked.append(n_jobs)
+        return joblib.Parallel(n_jobs=1, **kwargs)
+
+    monkeypatch.setattr(module, "Parallel", recording_parallel)
+    X, y = tiny
+    ntk_width_sweep(
+        "relu", X, y, widths=[4], seeds=[0], stages=["init"], metrics=["cosine"], n_jobs=3, **_FAST
+    )
+    assert asked == [3]
