@@ -26,7 +26,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 from pandas.io.formats.style import Styler
 
-__all__ = ["COLLAPSE_ROWS", "LIFT_ROWS", "render_html"]
+__all__ = ["COLLAPSE_ROWS", "LIFT_ROWS", "TURN_COLUMNS", "render_html"]
 
 #: Tables with more rows than this are collapsed (HTML ``<details>``) unless a block's options
 #: say otherwise or name the table (an ``"id"``: a headline table, never hidden); their full
@@ -35,7 +35,11 @@ COLLAPSE_ROWS = 12
 
 #: Tables with more rows than this show a column that holds one value in every row once,
 #: above the table, instead of in each row (named tables, with an ``"id"``, are kept whole).
-LIFT_ROWS = 3
+LIFT_ROWS = 1
+
+#: A one-row table with more columns than this is shown turned on its side (one row per
+#: column: name, value), as a wide single row does not fit the page (named tables excepted).
+TURN_COLUMNS = 8
 
 # A cell of a numeric column: digits and the signs of numbers, intervals, percentages and
 # ratios ('34.6% ± 21.2%', '1.71× [1.42, 2.12]', '1.42e+04', '∞', '—'), nothing else.
@@ -169,6 +173,8 @@ def _table_part(block, n_table):
     table_id = options.get("id", f"table-{n_table}")
     collapse = options.get("collapse", "id" not in options and len(frame) > COLLAPSE_ROWS)
     shown, constant = (frame, []) if "id" in options else _lift_constant_columns(frame)
+    if "id" not in options and len(shown) == 1 and len(shown.columns) > TURN_COLUMNS:
+        shown = pd.DataFrame({"quantity": list(shown.columns), "value": list(shown.iloc[0])})
     return {
         "kind": "table",
         "html": _table_html(shown, table_id),

@@ -8,7 +8,12 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from sklearn_attnkernel.analysis.report.html import COLLAPSE_ROWS, LIFT_ROWS, render_html
+from sklearn_attnkernel.analysis.report.html import (
+    COLLAPSE_ROWS,
+    LIFT_ROWS,
+    TURN_COLUMNS,
+    render_html,
+)
 from sklearn_attnkernel.analysis.report.markdown import render_markdown
 
 
@@ -159,6 +164,17 @@ def test_constant_columns_said_once():
     assert "In every row: dataset = digits; eps = 0.1." in "".join(page.text)
     kept = _Page(render_html([("table", frame, {"id": "v"}), ("table", frame.head(LIFT_ROWS))]))
     assert [t["rows"][0] for t in kept.tables] == [["dataset", "attack", "eps"]] * 2
+
+
+def test_a_wide_single_row_is_turned_on_its_side():
+    columns = [f"quantity {i}" for i in range(TURN_COLUMNS + 1)]
+    frame = pd.DataFrame([[f"v{i}" for i in range(len(columns))]], columns=columns)
+    page = _Page(render_html([("table", frame), ("table", frame, {"id": "kept"})]))
+    turned, kept = page.tables
+    assert turned["rows"] == [["quantity", "value"]] + [[c, f"v{i}"] for i, c in enumerate(columns)]
+    assert kept["rows"][0] == columns
+    narrow = frame.iloc[:, :TURN_COLUMNS]
+    assert _Page(render_html([("table", narrow)])).tables[0]["rows"][0] == columns[:TURN_COLUMNS]
 
 
 def test_table_of_contents_links_every_section():
