@@ -251,11 +251,14 @@ def influence_scores(
         F_train, y_train = final.X_fit_, final.y_fit_
     F_test = check_array(F_test, dtype=np.float64, input_name="X_test")
     F_train = check_array(F_train, dtype=np.float64, input_name="X_train")
-    if F_test.shape[1] != final.n_features_in_:
-        raise ValueError(
-            f"X_test gives {F_test.shape[1]} features at the network but it was fitted on "
-            f"{final.n_features_in_}; pass X_test in the estimator's input space."
-        )
+    # reached when the pipeline has no n_features_in_ to check the raw input against (e.g. its
+    # first step is "passthrough"); a wrong X_train would else fail inside the kernel
+    for name, F in (("X_test", F_test), ("X_train", F_train)):
+        if F.shape[1] != final.n_features_in_:
+            raise ValueError(
+                f"{name} gives {F.shape[1]} features at the network but it was fitted on "
+                f"{final.n_features_in_}; pass {name} in the estimator's input space."
+            )
     Y_train = final.encode_targets(y_train)
     Y_test = final.encode_targets(y_test)
 
