@@ -223,3 +223,84 @@ def test_fitted_estimators_and_pipelines(attention):
         empirical_ntk(TwoLayerReLUClassifier(), X)
     with pytest.raises(NotFittedError):
         empirical_ntk(make_two_layer_relu(), X)
+
+
+def test_jacobian_path_on_a_float32_module_of_any_shape():
+    """f(x) = W flatten(x) + b: each output's gradient is (x, 1), so Θ(x, y) = x·y + 1."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))  # float32; Flatten needs 2-D rows
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    rng = np.random.default_rng(5)
+    X, Y = _readonly(rng.normal(size=(5, 3))), _readonly(rng.normal(size=(4, 3)))
+    np.testing.assert_allclose(empirical_ntk(net, X, Y), X @ Y.T + 1, rtol=1e-13, atol=1e-13)
+    for block in (1, 2, None):  # one triangle computed, the other mirrored, every row block
+        K = empirical_ntk(net, X, block_size=block)
+        np.testing.assert_allclose(K, X @ X.T + 1, rtol=1e-13, atol=1e-13)
+    for name, p in net.named_parameters():  # the caller's module is left as it was
+        assert p.dtype == torch.float32
+        assert torch.equal(p.detach(), before[name])
+
+
+@pytest.mark.parametrize("method", ["analytic", "jacobian"])
+def test_integer_inputs_are_read_as_float64(method):
+    X, Y = [[1, 2, 0], [0, -1, 3]], [[2, 1, 1]]
+    net = _net(3, 16, train_readout=True)
+    expected = empirical_ntk(net, np.array(X, dtype=float), np.array(Y, dtype=float), method=method)
+    np.testing.assert_array_equal(empirical_ntk(net, X, Y, method=method), expected)
+    np.testing.assert_array_equal(
+        empirical_ntk(net, X, method=method),
+        empirical_ntk(net, np.array(X, dtype=float), method=method),
+    )
+
+
+@pytest.mark.parametrize("method", ["analytic", "jacobian"])
+def test_a_unit_at_exactly_zero_pre_activation_is_inactive(method):
+    """relu'(0) = 0, as in autograd: unit 1 (w = (1, 0)) is at exactly 0 on every row."""
+    net = _net(2, 2)
+    with torch.no_grad():
+        net.W.copy_(torch.tensor([[1.0, 0.0], [1.0, 1.0]]))
+    X = _readonly([[0.0, 1.0], [0.0, 2.0]])
+    # only unit 2 is active (count 1 of m = 2, c = A² = 1): Θ = (x·y) · 1 / 2
+    expected = (X @ X.T) / 2
+    np.testing.assert_allclose(empirical_ntk(net, X, method=method), expected, rtol=1e-14)
+    K_xy = empirical_ntk(net, X, X[:1], method=method)
+    np.testing.assert_allclose(K_xy, expected[:, :1], rtol=1e-14)
+
+
+def test_frozen_readout_parameter_has_no_readout_term():
+    """A readout that is a parameter with requires_grad=False contributes nothing."""
+    rng = np.random.default_rng(6)
+    X = _readonly(rng.normal(size=(6, 3)))
+    net = _net(3, 16, 2, train_readout=True)
+    net.A.requires_grad_(False)
+    S = (X @ net.W.detach().double().numpy().T > 0).astype(float)
+    expected = (X @ X.T) * (S @ S.T) / 16  # A = ±1, so c ≡ 1
+    np.testing.assert_allclose(empirical_ntk(net, X), expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        empirical_ntk(net, X, method="jacobian"), expected, rtol=1e-12, atol=1e-14
+    )
+
+
+@pytest.mark.parametrize("method", ["jacobian", None])
+def test_jacobian_block_size_too_large_for_the_budget_is_refused(method):
+    """Fifty rows of 20 × 80 float64 Jacobians (640 kB) cannot fit in 100 kB."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = nn.Linear(3, 20).double()
+    X = _readonly(np.random.default_rng(7).normal(size=(50, 3)))
+    with pytest.raises(ValueError, match="block_size=50"):
+        empirical_ntk(net, X, block_size=50, memory_budget=100_000)
+    K = empirical_ntk(net, X, method=method or "auto", memory_budget=100_000)
+    np.testing.assert_allclose(K, X @ X.T + 1, rtol=1e-13, atol=1e-13)
+
+
+def test_counts_beyond_float32_integers_stay_exact():
+    """2**24 + 1 co-active units: a float32 count would round to 2**24 (or 2**24 + 2)."""
+    width = 2**24 + 1
+    net = _net(1, 1, train_readout=False)
+    net.W = nn.Parameter(torch.ones(width, 1))
+    net.register_buffer("A", torch.ones(width, 1))
+    net.width = width
+    # every unit is active on x = 1: Θ(1, 1) = 1 · (2**24 + 1) / (2**24 + 1) = 1
+    assert empirical_ntk(net, [[1.0]], method="analytic")[0, 0] == 1.0
