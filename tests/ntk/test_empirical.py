@@ -304,3 +304,49 @@ def test_counts_beyond_float32_integers_stay_exact():
     net.width = width
     # every unit is active on x = 1: Θ(1, 1) = 1 · (2**24 + 1) / (2**24 + 1) = 1
     assert empirical_ntk(net, [[1.0]], method="analytic")[0, 0] == 1.0
+
+
+def _fits(net, X, budget, **kwargs):
+    """Whether ``empirical_ntk`` accepts ``memory_budget=budget`` (other errors propagate)."""
+    try:
+        empirical_ntk(net, X, memory_budget=budget, **kwargs)
+    except ValueError as exc:
+        if "memory_budget" not in str(exc):
+            raise
+        return False
+    return True
+
+
+@pytest.mark.parametrize("readout", ["buffer", "trained"])
+def test_analytic_memory_estimate_is_the_documented_byte_count(readout):
+    """The estimate, counted by hand from its description (an exact threshold, both sides).
+
+    Output ``n²`` float64; fixed: the ``n × m`` pattern of Y (float32 counts when ``c ≡ 1``,
+    else float64), ``relu(Y Wᵀ)`` in float64 when the readout is trained, and Y itself; per X
+    row: ``m`` float64 pre-activations, its pattern and relu row, and three ``n``-long rows.
+    """
+    n, d, m = 10, 3, 40
+    X = _readonly(np.random.default_rng(8).normal(size=(n, d)))
+    net = _net(d, m, train_readout=readout == "trained")
+    if readout == "trained":  # c ≠ 1: float64 pattern, plus the relu of the trained readout
+        with torch.no_grad():
+            net.A.mul_(1.5)
+    pattern, relu = (4, 0) if readout == "buffer" else (8, 8)
+    out, fixed = n * n * 8, n * m * (pattern + relu) + n * d * 8
+    per_row = m * (8 + pattern + relu) + 3 * n * 8
+    assert _fits(net, X, out + fixed + per_row)
+    assert not _fits(net, X, out + fixed + per_row - 1)
+    assert _fits(net, X, out + fixed + 3 * per_row, block_size=3)
+    assert not _fits(net, X, out + fixed + 3 * per_row - 1, block_size=3)
+
+
+def test_jacobian_memory_estimate_is_the_documented_byte_count():
+    """Jacobian path: three buffers of ``C · P`` float64 per row plus two ``n``-long rows."""
+    n, d = 10, 3
+    X = _readonly(np.random.default_rng(9).normal(size=(n, d)))
+    net = nn.Linear(d, 2).double()  # P = 8 parameters, C = 2 outputs
+    out, fixed, per_row = n * n * 8, n * d * 8, 3 * (2 * 8 * 8) + 2 * n * 8
+    assert _fits(net, X, out + fixed + per_row)
+    assert not _fits(net, X, out + fixed + per_row - 1)
+    assert _fits(net, X, out + fixed + 4 * per_row, block_size=4)
+    assert not _fits(net, X, out + fixed + 4 * per_row - 1, block_size=4)
