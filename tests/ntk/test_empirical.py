@@ -256,16 +256,17 @@ def test_integer_inputs_are_read_as_float64(method):
 
 @pytest.mark.parametrize("method", ["analytic", "jacobian"])
 def test_a_unit_at_exactly_zero_pre_activation_is_inactive(method):
-    """relu'(0) = 0, as in autograd: unit 1 (w = (1, 0)) is at exactly 0 on every row."""
+    """relu'(0) = 0, as in autograd: unit 1 (w = (1, 0)) is at exactly 0 on the row (0, 1)."""
     net = _net(2, 2)
     with torch.no_grad():
         net.W.copy_(torch.tensor([[1.0, 0.0], [1.0, 1.0]]))
-    X = _readonly([[0.0, 1.0], [0.0, 2.0]])
-    # only unit 2 is active (count 1 of m = 2, c = A² = 1): Θ = (x·y) · 1 / 2
-    expected = (X @ X.T) / 2
-    np.testing.assert_allclose(empirical_ntk(net, X, method=method), expected, rtol=1e-14)
-    K_xy = empirical_ntk(net, X, X[:1], method=method)
-    np.testing.assert_allclose(K_xy, expected[:, :1], rtol=1e-14)
+    W = net.W.detach().double().numpy()
+    for rows in ([[0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [0.0, 1.0]]):
+        X = _readonly(rows)
+        S = (X @ W.T > 0).astype(float)  # strictly positive pre-activations only
+        expected = (X @ X.T) * (S @ S.T) / 2  # c = A² = 1
+        np.testing.assert_allclose(empirical_ntk(net, X, method=method), expected, rtol=1e-14)
+        np.testing.assert_allclose(empirical_ntk(net, X, X, method=method), expected, rtol=1e-14)
 
 
 def test_frozen_readout_parameter_has_no_readout_term():
