@@ -351,3 +351,24 @@ def test_jacobian_memory_estimate_is_the_documented_byte_count():
     assert not _fits(net, X, out + fixed + per_row - 1)
     assert _fits(net, X, out + fixed + 4 * per_row, block_size=4)
     assert not _fits(net, X, out + fixed + 4 * per_row - 1, block_size=4)
+
+
+def test_torch_default_device_does_not_leak_in():
+    """Every tensor is placed explicitly: under ``torch.device("meta")`` (a default device with
+    no data) the kernels are bit-identical; a tensor left to the default would fail."""
+    rng = np.random.default_rng(10)
+    X, Y = _readonly(rng.normal(size=(4, 3))), _readonly(rng.normal(size=(2, 3)))
+    net = _net(3, 8, 2, train_readout=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        generic = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))
+    calls = [
+        lambda: empirical_ntk(net, X),
+        lambda: empirical_ntk(net, X, Y),
+        lambda: empirical_ntk(net, X, method="jacobian"),
+        lambda: empirical_ntk(generic, X, Y),
+    ]
+    expected = [call() for call in calls]
+    with torch.device("meta"):
+        for call, K in zip(calls, expected, strict=True):
+            np.testing.assert_array_equal(call(), K)

@@ -444,3 +444,15 @@ def test_function_space_distance_frozen_readout_and_float32_module_untouched():
     assert net.A.dtype == torch.float32
     assert torch.equal(net.W.detach(), W_before)
     assert torch.equal(net.A.detach(), A_before)
+
+
+def test_function_space_distance_ignores_torch_default_device():
+    """Under ``torch.device("meta")`` the forward pass still runs on the network's device."""
+    rng = np.random.default_rng(11)
+    X, targets = _readonly(rng.normal(size=(6, 3))), _readonly(rng.normal(size=(6, 2)))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = TwoLayerReLU(3, 8, 2)
+    expected = function_space_distance(net, X, targets, X)
+    with torch.device("meta"):
+        assert function_space_distance(net, X, targets, X) == expected
