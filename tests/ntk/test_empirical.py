@@ -223,3 +223,152 @@ def test_fitted_estimators_and_pipelines(attention):
         empirical_ntk(TwoLayerReLUClassifier(), X)
     with pytest.raises(NotFittedError):
         empirical_ntk(make_two_layer_relu(), X)
+
+
+def test_jacobian_path_on_a_float32_module_of_any_shape():
+    """f(x) = W flatten(x) + b: each output's gradient is (x, 1), so Θ(x, y) = x·y + 1."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))  # float32; Flatten needs 2-D rows
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    rng = np.random.default_rng(5)
+    X, Y = _readonly(rng.normal(size=(5, 3))), _readonly(rng.normal(size=(4, 3)))
+    np.testing.assert_allclose(empirical_ntk(net, X, Y), X @ Y.T + 1, rtol=1e-13, atol=1e-13)
+    for block in (1, 2, None):  # one triangle computed, the other mirrored, every row block
+        K = empirical_ntk(net, X, block_size=block)
+        np.testing.assert_allclose(K, X @ X.T + 1, rtol=1e-13, atol=1e-13)
+    for name, p in net.named_parameters():  # the caller's module is left as it was
+        assert p.dtype == torch.float32
+        assert torch.equal(p.detach(), before[name])
+
+
+@pytest.mark.parametrize("method", ["analytic", "jacobian"])
+def test_integer_inputs_are_read_as_float64(method):
+    X, Y = [[1, 2, 0], [0, -1, 3]], [[2, 1, 1]]
+    net = _net(3, 16, train_readout=True)
+    expected = empirical_ntk(net, np.array(X, dtype=float), np.array(Y, dtype=float), method=method)
+    np.testing.assert_array_equal(empirical_ntk(net, X, Y, method=method), expected)
+    np.testing.assert_array_equal(
+        empirical_ntk(net, X, method=method),
+        empirical_ntk(net, np.array(X, dtype=float), method=method),
+    )
+
+
+@pytest.mark.parametrize("method", ["analytic", "jacobian"])
+def test_a_unit_at_exactly_zero_pre_activation_is_inactive(method):
+    """relu'(0) = 0, as in autograd: unit 1 (w = (1, 0)) is at exactly 0 on the row (0, 1)."""
+    net = _net(2, 2)
+    with torch.no_grad():
+        net.W.copy_(torch.tensor([[1.0, 0.0], [1.0, 1.0]]))
+    W = net.W.detach().double().numpy()
+    for rows in ([[0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [0.0, 1.0]]):
+        X = _readonly(rows)
+        S = (X @ W.T > 0).astype(float)  # strictly positive pre-activations only
+        expected = (X @ X.T) * (S @ S.T) / 2  # c = A² = 1
+        np.testing.assert_allclose(empirical_ntk(net, X, method=method), expected, rtol=1e-14)
+        np.testing.assert_allclose(empirical_ntk(net, X, X, method=method), expected, rtol=1e-14)
+
+
+def test_frozen_readout_parameter_has_no_readout_term():
+    """A readout that is a parameter with requires_grad=False contributes nothing."""
+    rng = np.random.default_rng(6)
+    X = _readonly(rng.normal(size=(6, 3)))
+    net = _net(3, 16, 2, train_readout=True)
+    net.A.requires_grad_(False)
+    S = (X @ net.W.detach().double().numpy().T > 0).astype(float)
+    expected = (X @ X.T) * (S @ S.T) / 16  # A = ±1, so c ≡ 1
+    np.testing.assert_allclose(empirical_ntk(net, X), expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        empirical_ntk(net, X, method="jacobian"), expected, rtol=1e-12, atol=1e-14
+    )
+
+
+@pytest.mark.parametrize("method", ["jacobian", None])
+def test_jacobian_block_size_too_large_for_the_budget_is_refused(method):
+    """Fifty rows of 20 × 80 float64 Jacobians (640 kB) cannot fit in 100 kB."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = nn.Linear(3, 20).double()
+    X = _readonly(np.random.default_rng(7).normal(size=(50, 3)))
+    with pytest.raises(ValueError, match="block_size=50"):
+        empirical_ntk(net, X, block_size=50, memory_budget=100_000)
+    K = empirical_ntk(net, X, method=method or "auto", memory_budget=100_000)
+    np.testing.assert_allclose(K, X @ X.T + 1, rtol=1e-13, atol=1e-13)
+
+
+def test_counts_beyond_float32_integers_stay_exact():
+    """2**24 + 1 co-active units: a float32 count would round to 2**24 (or 2**24 + 2)."""
+    width = 2**24 + 1
+    net = _net(1, 1, train_readout=False)
+    net.W = nn.Parameter(torch.ones(width, 1))
+    net.register_buffer("A", torch.ones(width, 1))
+    net.width = width
+    # every unit is active on x = 1: Θ(1, 1) = 1 · (2**24 + 1) / (2**24 + 1) = 1
+    assert empirical_ntk(net, [[1.0]], method="analytic")[0, 0] == 1.0
+
+
+def _fits(net, X, budget, **kwargs):
+    """Whether ``empirical_ntk`` accepts ``memory_budget=budget`` (other errors propagate)."""
+    try:
+        empirical_ntk(net, X, memory_budget=budget, **kwargs)
+    except ValueError as exc:
+        if "memory_budget" not in str(exc):
+            raise
+        return False
+    return True
+
+
+@pytest.mark.parametrize("readout", ["buffer", "trained"])
+def test_analytic_memory_estimate_is_the_documented_byte_count(readout):
+    """The estimate, counted by hand from its description (an exact threshold, both sides).
+
+    Output ``n²`` float64; fixed: the ``n × m`` pattern of Y (float32 counts when ``c ≡ 1``,
+    else float64), ``relu(Y Wᵀ)`` in float64 when the readout is trained, and Y itself; per X
+    row: ``m`` float64 pre-activations, its pattern and relu row, and three ``n``-long rows.
+    """
+    n, d, m = 10, 3, 40
+    X = _readonly(np.random.default_rng(8).normal(size=(n, d)))
+    net = _net(d, m, train_readout=readout == "trained")
+    if readout == "trained":  # c ≠ 1: float64 pattern, plus the relu of the trained readout
+        with torch.no_grad():
+            net.A.mul_(1.5)
+    pattern, relu = (4, 0) if readout == "buffer" else (8, 8)
+    out, fixed = n * n * 8, n * m * (pattern + relu) + n * d * 8
+    per_row = m * (8 + pattern + relu) + 3 * n * 8
+    assert _fits(net, X, out + fixed + per_row)
+    assert not _fits(net, X, out + fixed + per_row - 1)
+    assert _fits(net, X, out + fixed + 3 * per_row, block_size=3)
+    assert not _fits(net, X, out + fixed + 3 * per_row - 1, block_size=3)
+
+
+def test_jacobian_memory_estimate_is_the_documented_byte_count():
+    """Jacobian path: three buffers of ``C · P`` float64 per row plus two ``n``-long rows."""
+    n, d = 10, 3
+    X = _readonly(np.random.default_rng(9).normal(size=(n, d)))
+    net = nn.Linear(d, 2).double()  # P = 8 parameters, C = 2 outputs
+    out, fixed, per_row = n * n * 8, n * d * 8, 3 * (2 * 8 * 8) + 2 * n * 8
+    assert _fits(net, X, out + fixed + per_row)
+    assert not _fits(net, X, out + fixed + per_row - 1)
+    assert _fits(net, X, out + fixed + 4 * per_row, block_size=4)
+    assert not _fits(net, X, out + fixed + 4 * per_row - 1, block_size=4)
+
+
+def test_torch_default_device_does_not_leak_in():
+    """Every tensor is placed explicitly: under ``torch.device("meta")`` (a default device with
+    no data) the kernels are bit-identical; a tensor left to the default would fail."""
+    rng = np.random.default_rng(10)
+    X, Y = _readonly(rng.normal(size=(4, 3))), _readonly(rng.normal(size=(2, 3)))
+    net = _net(3, 8, 2, train_readout=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        generic = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))
+    calls = [
+        lambda: empirical_ntk(net, X),
+        lambda: empirical_ntk(net, X, Y),
+        lambda: empirical_ntk(net, X, method="jacobian"),
+        lambda: empirical_ntk(generic, X, Y),
+    ]
+    expected = [call() for call in calls]
+    with torch.device("meta"):
+        for call, K in zip(calls, expected, strict=True):
+            np.testing.assert_array_equal(call(), K)

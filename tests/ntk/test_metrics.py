@@ -398,3 +398,61 @@ def test_sweep_passes_n_jobs_to_joblib(tiny, monkeypatch):
         "relu", X, y, widths=[4], seeds=[0], stages=["init"], metrics=["cosine"], n_jobs=3, **_FAST
     )
     assert asked == [3]
+
+
+def test_cosine_distance_to_a_kernel_of_norm_one():
+    K_inf = _readonly(np.eye(4) / 2)  # ‖K_inf‖_F = 1 exactly
+    K_m = _readonly(np.diag([1.0, 1.0, 1.0, 0.0]))
+    expected = 1 - 1.5 / (np.sqrt(3.0) * 1.0)  # ⟨K_m, K_inf⟩ = 3/2, ‖K_m‖ = √3
+    assert ntk_distance(K_m, K_inf, metric="cosine") == pytest.approx(expected, rel=1e-14)
+    assert ntk_distance(K_m, K_inf) == pytest.approx(np.sqrt(3 * 0.25 + 0.25), rel=1e-14)
+
+
+@pytest.mark.filterwarnings("error")
+def test_output_distance_overflow_is_one_error_and_no_warning():
+    """Overflows are named by a ValueError, with no RuntimeWarning before it (private helper)."""
+    from sklearn_attnkernel.ntk.metrics import _distance
+
+    with pytest.raises(ValueError, match="f_m − f_NTK overflows"):  # 1e308 − (−1e308)
+        _distance(np.array([1e308]), np.array([-1e308]), False)
+    with pytest.raises(ValueError, match="‖f_m − f_NTK‖ overflows"):  # √2 · 1.5e308 > max
+        _distance(np.array([1.5e308, 1.5e308]), np.zeros(2), False)
+    # the relative distance 1e300 / 1e-300 = 1e600 is beyond float64: +inf, without a warning
+    assert _distance(np.array([1e300]), np.array([1e-300]), True) == np.inf
+    assert _distance(np.array([1e-300]), np.array([1e300]), True) == pytest.approx(1.0)
+
+
+def test_function_space_distance_frozen_readout_and_float32_module_untouched():
+    """A readout parameter with requires_grad=False is not trained: Θ∞ without its term."""
+    rng = np.random.default_rng(9)
+    X, X_eval = _readonly(rng.normal(size=(12, 3))), _readonly(rng.normal(size=(5, 3)))
+    targets = _readonly(rng.normal(size=12))
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        net = TwoLayerReLU(3, 24, 1, train_readout=True)
+    net.A.requires_grad_(False)
+    W_before, A_before = net.W.detach().clone(), net.A.detach().clone()
+    params = {"train_readout": False, "sigma_w": 1.0}
+    f_ntk = _hand_krr(
+        infinite_width_ntk(X, **params), targets, infinite_width_ntk(X_eval, X, **params), 0.01
+    )
+    f_m = _hand_forward(net.W.detach().double().numpy(), net.A.detach().double().numpy(), X_eval)
+    expected = np.sqrt(((f_m[:, 0] - f_ntk) ** 2).sum())
+    got = function_space_distance(net, X, targets, X_eval, alpha=0.01)
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert net.W.dtype == torch.float32
+    assert net.A.dtype == torch.float32
+    assert torch.equal(net.W.detach(), W_before)
+    assert torch.equal(net.A.detach(), A_before)
+
+
+def test_function_space_distance_ignores_torch_default_device():
+    """Under ``torch.device("meta")`` the forward pass still runs on the network's device."""
+    rng = np.random.default_rng(11)
+    X, targets = _readonly(rng.normal(size=(6, 3))), _readonly(rng.normal(size=(6, 2)))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = TwoLayerReLU(3, 8, 2)
+    expected = function_space_distance(net, X, targets, X)
+    with torch.device("meta"):
+        assert function_space_distance(net, X, targets, X) == expected
