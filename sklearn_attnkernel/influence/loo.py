@@ -30,7 +30,7 @@ from scipy.special import logsumexp
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array
 
-from ._linalg import cholesky_upper, condition_estimate, inverse_diagonal, solve, times_inverse
+from . import _linalg
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +193,7 @@ def _class_labels(Y_test):
 
 
 def _check_symmetric(K):
-    norm = np.linalg.norm(K)
-    asym = np.linalg.norm(K - K.T) / norm if norm > 0 else 0.0
+    asym = _linalg.relative_asymmetry(K)
     if not asym <= _SYMMETRY_RTOL:
         raise NumericalCheckError(
             f"K_train is not symmetric: relative asymmetry ‖K − Kᵀ‖_F / ‖K‖_F = {asym:.3e} "
@@ -476,13 +475,12 @@ def loo_influence(
 
     system = K.copy()
     system.flat[:: n + 1] += alpha
-    U, info = cholesky_upper(system)  # success proves K + αI numerically positive definite
+    U, info = _linalg.cholesky_upper(system)  # success proves K + αI numerically positive definite
     if info != 0:
         raise _not_positive_definite(K, alpha, max_condition)
-    A = solve(U, Y)
-    abs_diag = np.abs(np.diag(K))
-    norm1 = float(np.max(np.abs(K).sum(axis=0) - abs_diag + np.abs(np.diag(K) + alpha)))
-    condition = condition_estimate(U, norm1)
+    A = _linalg.solve(U, Y)
+    norm1 = _linalg.shifted_norm1(K, alpha)
+    condition = _linalg.condition_estimate(U, norm1)
     residual = _relative_residual(K @ A + alpha * A - Y, Y)
     logger.info(
         "loo_influence: n=%d, alpha=%g, 1-norm condition number of K + αI (LAPACK estimate) = "
@@ -497,7 +495,7 @@ def loo_influence(
             raise _condition_error(condition, "1-norm", norm1, alpha, max_condition, math.sqrt(n))
         _check_residual(residual, condition, "‖(K + αI)A − Y‖_F / ‖Y‖_F")
 
-    V, h, info = inverse_diagonal(U)  # V = U⁻¹ in U's memory; h = diag((K + αI)⁻¹)
+    V, h, info = _linalg.inverse_diagonal(U)  # V = U⁻¹ in U's memory; h = diag((K + αI)⁻¹)
     if info != 0:  # pragma: no cover - trtri only fails for a zero on the factor's diagonal
         raise NumericalCheckError(
             f"Inverting the Cholesky factor failed (LAPACK info={info}); increase alpha.",
@@ -507,7 +505,7 @@ def loo_influence(
     A_scaled = A / h[:, None]
     f = K_test @ A
     influence = _influence_loop(
-        lambda sl: times_inverse(V, K_test[sl]),
+        lambda sl: _linalg.times_inverse(V, K_test[sl]),
         K_test.shape[0],
         n,
         Y.shape[1],

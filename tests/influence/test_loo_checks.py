@@ -649,3 +649,23 @@ def test_dual_influence_equals_the_explicit_inverse_formula(monkeypatch, loss, b
         reduce=None,
     )
     assert_allclose(fortran, got, rtol=1e-12, atol=1e-15 * np.max(np.abs(expected)))
+
+
+@pytest.mark.parametrize("n", [5, 300])
+def test_symmetry_error_value_is_numpys_relative_asymmetry(n):
+    # the blocked one-pass comparison (several blocks of rows at n = 300) against numpy's
+    # ‖K − Kᵀ‖_F / ‖K‖_F on the whole matrix; the 1-norm against numpy's too
+    rng = np.random.default_rng(n)
+    K = rng.normal(size=(n, n))
+    K = K @ K.T + 0.1 * rng.normal(size=(n, n))
+    y = rng.normal(size=n)
+    with pytest.raises(NumericalCheckError) as info:
+        loo_influence(K, y, K[:2], y[:2])
+    assert info.value.check == "symmetry"
+    assert info.value.value == pytest.approx(np.linalg.norm(K - K.T) / np.linalg.norm(K), rel=1e-12)
+    K = (K + K.T) / 2.0
+    with pytest.raises(NumericalCheckError) as info:
+        loo_influence(K, y, K[:2], y[:2], alpha=0.5, max_condition=1.5)
+    shifted = K + 0.5 * np.eye(n)
+    suggested = 2.0 * math.sqrt(n) * np.linalg.norm(shifted, 1) / 1.5
+    assert info.value.suggested_alpha == 10.0 ** math.ceil(math.log10(suggested))
