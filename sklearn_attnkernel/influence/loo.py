@@ -393,12 +393,13 @@ def loo_influence(
     reduce : {"mean"} or None, default="mean"
         ``"mean"`` averages over the test points; ``None`` returns the full matrix.
     check : bool, default=True
-        Run the numerical checks of Appendix A.9 of arXiv 2603.13085: condition number of ``K + αI``
-        below ``max_condition`` and relative solve residual ``‖(K + αI)A − Y‖_F / ‖Y‖_F ≤ 1e-4`` (a
-        backward-stable solve leaves about ``ε · κ``, so this is consistent with the default
-        ``max_condition`` and catches solves gone wrong). Symmetry of ``K_train`` (relative
-        Frobenius asymmetry ≤ 1e-6), positive definiteness of ``K + αI`` (the Cholesky factorisation
-        must succeed) and finiteness of the result are checked even when ``check=False``.
+        Run the numerical checks of Appendix A.9 of arXiv 2603.13085: condition number of
+        ``K + αI`` (LAPACK's estimate) below ``max_condition`` and relative solve residual
+        ``‖(K + αI)A − Y‖_F / ‖Y‖_F ≤ 1e-4`` (a backward-stable solve leaves about ``ε · κ``, so
+        this is consistent with the default ``max_condition`` and catches solves gone wrong).
+        Symmetry of ``K_train`` (relative Frobenius asymmetry ≤ 1e-6), positive definiteness of
+        ``K + αI`` (the Cholesky factorisation must succeed) and finiteness of the result are
+        checked even when ``check=False``; the checks cost ``O(n²)`` (see Notes).
     max_condition : float, default=1e12
         Largest accepted condition number of ``K + αI`` *(ours)*: at ``1e12`` the float64
         solve may carry relative errors up to ``~1e-4``.
