@@ -8,10 +8,17 @@
    several 3.2 GB matrices: the dual runs up to n = 6 000 (the recorded figures extrapolate it),
    the primal at 20 000 too. The dual is timed from a given K, which favours it.
 
-BLAS runs on one thread so the figures do not depend on the other jobs on the machine.
+3. The dual path against one bare Cholesky factorisation (issue #16): ``scipy.linalg.cho_factor``
+   of ``K + αI``, ``loo_influence(check=False)`` and the default ``loo_influence`` on a random
+   positive semi-definite ``K``, 10 outputs, 200 test points, two BLAS threads. Goal: the
+   default ≤ 3× and ``check=False`` ≤ 2× the bare factorisation, at n = 4 000 and 10 000.
+
+BLAS runs on one thread (two for 3.) so the figures do not depend on the other jobs on the
+machine.
 """
 
 import numpy as np
+from scipy.linalg import cho_factor
 from sklearn.datasets import load_digits
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import rbf_kernel
@@ -28,6 +35,9 @@ REFIT_SIZES = {"small": (200, 50), "full": (1_000, 200)}
 PRIMAL_SIZES = {"small": 2_000, "full": 6_000, "large": 20_000}
 D = 784
 N_TEST = 200
+#: n_train of the comparison with one bare factorisation (#16); 10 000 needs about 4 GB.
+FACTOR_SIZES = {"small": 1_000, "full": 4_000, "large": 10_000}
+FACTOR_THREADS = 2
 
 
 def digits_kernels(n_train, n_test):
@@ -151,3 +161,61 @@ class LooDual(FeatureProblem, SingleRun):
         return speedup(self.dual, self.primal)
 
     track_speedup.unit = "ratio"
+
+
+def random_psd_problem(n, n_test=N_TEST, n_outputs=10, seed=0):
+    """Random positive semi-definite ``K = X Xᵀ`` (rank n / 2), one-hot targets, test kernel."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n + n_test, n // 2)) / np.sqrt(n)
+    K_all = X @ X.T
+    Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n + n_test)]
+    return K_all[:n, :n].copy(), Y[:n], K_all[n:, :n].copy(), Y[n:]
+
+
+def bare_factorisation(K):
+    """The reference cost: LAPACK's Cholesky of ``K + αI`` through scipy, nothing else."""
+    return cho_factor(K + ALPHA * np.eye(K.shape[0]), lower=True, overwrite_a=True)
+
+
+class LooOneFactorisation:
+    """``loo_influence`` (default and ``check=False``) against one bare ``cho_factor`` (#16).
+
+    Compare ``time_loo_influence`` and ``time_loo_influence_unchecked`` with
+    ``time_cho_factor`` at the same size: the ratios are the goals of issue #16. The
+    ``track_*`` methods give them from one process.
+    """
+
+    params = (list(FACTOR_SIZES),)
+    param_names = ("size",)
+    timeout = 900.0
+
+    def setup(self, size):
+        self.restore = limit_threads(FACTOR_THREADS)
+        self.K, self.Y, self.K_test, self.Y_test = random_psd_problem(FACTOR_SIZES[size])
+
+    def teardown(self, size):
+        self.restore()
+
+    def loo(self, check=True):
+        return loo_influence(self.K, self.Y, self.K_test, self.Y_test, alpha=ALPHA, check=check)
+
+    def time_cho_factor(self, size):
+        bare_factorisation(self.K)
+
+    def time_loo_influence(self, size):
+        self.loo()
+
+    def time_loo_influence_unchecked(self, size):
+        self.loo(check=False)
+
+    def track_ratio_default(self, size):
+        return 1.0 / speedup(lambda: bare_factorisation(self.K), self.loo, baseline_repeat=3)
+
+    track_ratio_default.unit = "ratio"
+
+    def track_ratio_unchecked(self, size):
+        return 1.0 / speedup(
+            lambda: bare_factorisation(self.K), lambda: self.loo(check=False), baseline_repeat=3
+        )
+
+    track_ratio_unchecked.unit = "ratio"

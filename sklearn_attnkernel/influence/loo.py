@@ -25,10 +25,12 @@ import math
 from numbers import Real
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigvalsh, lapack
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigvalsh
 from scipy.special import logsumexp
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array
+
+from . import _linalg
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +193,7 @@ def _class_labels(Y_test):
 
 
 def _check_symmetric(K):
-    norm = np.linalg.norm(K)
-    asym = np.linalg.norm(K - K.T) / norm if norm > 0 else 0.0
+    asym = _linalg.relative_asymmetry(K)
     if not asym <= _SYMMETRY_RTOL:
         raise NumericalCheckError(
             f"K_train is not symmetric: relative asymmetry ‖K − Kᵀ‖_F / ‖K‖_F = {asym:.3e} "
@@ -230,6 +231,26 @@ def _condition_error(condition, norm_name, matrix_norm, alpha, max_condition, in
         value=float(condition),
         threshold=float(max_condition),
         condition_number=float(condition),
+        suggested_alpha=suggested,
+    )
+
+
+def _not_positive_definite(K, alpha, max_condition):
+    """The error for a failed Cholesky factorisation, with the smallest eigenvalue of K + αI."""
+    lam_min = float(eigvalsh(K, subset_by_index=[0, 0], check_finite=False)[0]) + alpha
+    norm2 = float(np.linalg.norm(K, 2))
+    suggested = _round_up_pow10(max(alpha - lam_min, 0.0) + norm2 / max_condition)
+    return NumericalCheckError(
+        f"K_train + αI (alpha={alpha!r}) is not positive definite: its smallest eigenvalue "
+        f"is {lam_min:.3e}. K_train must be positive semi-definite; if its negative "
+        "eigenvalues are round-off, "
+        + (
+            f"try a larger alpha (alpha >= {suggested:.0e})."
+            if suggested is not None
+            else "rescale K: no float64 alpha is large enough for its scale."
+        ),
+        check="positive_definite",
+        value=lam_min,
         suggested_alpha=suggested,
     )
 
@@ -372,12 +393,13 @@ def loo_influence(
     reduce : {"mean"} or None, default="mean"
         ``"mean"`` averages over the test points; ``None`` returns the full matrix.
     check : bool, default=True
-        Run the numerical checks of Appendix A.9 of arXiv 2603.13085: condition number of ``K + αI``
-        below ``max_condition`` and relative solve residual ``‖(K + αI)A − Y‖_F / ‖Y‖_F ≤ 1e-4`` (a
-        backward-stable solve leaves about ``ε · κ``, so this is consistent with the default
-        ``max_condition`` and catches solves gone wrong). Symmetry of ``K_train`` (relative
-        Frobenius asymmetry ≤ 1e-6), positive definiteness of ``K + αI`` (the Cholesky factorisation
-        must succeed) and finiteness of the result are checked even when ``check=False``.
+        Run the numerical checks of Appendix A.9 of arXiv 2603.13085: condition number of
+        ``K + αI`` (LAPACK's estimate) below ``max_condition`` and relative solve residual
+        ``‖(K + αI)A − Y‖_F / ‖Y‖_F ≤ 1e-4`` (a backward-stable solve leaves about ``ε · κ``, so
+        this is consistent with the default ``max_condition`` and catches solves gone wrong).
+        Symmetry of ``K_train`` (relative Frobenius asymmetry ≤ 1e-6), positive definiteness of
+        ``K + αI`` (the Cholesky factorisation must succeed) and finiteness of the result are
+        checked even when ``check=False``; the checks cost ``O(n²)`` (see Notes).
     max_condition : float, default=1e12
         Largest accepted condition number of ``K + αI`` *(ours)*: at ``1e12`` the float64
         solve may carry relative errors up to ``~1e-4``.
@@ -390,9 +412,9 @@ def loo_influence(
         ``I_i`` averaged over the test points, or per test point when ``reduce=None``
         (float64).
     condition : float
-        The 1-norm condition number ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, from the factorisation the
-        scores were computed with (see Notes). Only returned when ``return_condition=True``,
-        as ``(influence, condition)``.
+        LAPACK's estimate of the 1-norm condition number ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, from
+        the factorisation the scores were computed with (see Notes). Only returned when
+        ``return_condition=True``, as ``(influence, condition)``.
 
     Raises
     ------
@@ -409,14 +431,22 @@ def loo_influence(
 
     Notes
     -----
-    Cost: ``O(n³)`` for the Cholesky factorisation and the inverse (LAPACK ``potrf`` /
-    ``potri``), ``O(n_test · n²)`` for ``k(x, X) H``. Leave-one-out outputs are formed in blocks
-    of test rows of at most ``2**22`` entries, so memory stays ``O(n² + n_test · n)``.
+    Cost: about two Cholesky factorisations, ``H`` is never formed. With ``K + αI = Uᵀ U``
+    (LAPACK ``potrf``, ``n³/3`` flops) and ``V = U⁻¹`` (one triangular inversion, ``trtri``,
+    ``n³/3``), ``H = V Vᵀ``: ``H_ii = Σ_k V_ik²`` and ``k(x, X) H`` is two triangular
+    multiplies (BLAS ``trmm``, ``O(n_test · n²)``). Leave-one-out outputs are formed in blocks
+    of test rows of at most ``2**22`` entries, so memory stays ``O(n² + n_test · n)``. The
+    checks cost ``O(n² C)``: the successful factorisation proves positive definiteness (the
+    smallest eigenvalue is computed only to report a failure), the residual is that of the
+    solve for ``A``, and the condition number is estimated from the factor.
 
-    The condition number reported and checked is the 1-norm condition number
-    ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, exact here because the inverse is computed anyway; it is
-    within a factor ``n`` of the 2-norm one. It is logged at INFO level with the residual, and
-    returned with ``return_condition=True``.
+    The condition number reported and checked is LAPACK's estimate (``pocon``, Hager's and
+    Higham's method) of the 1-norm condition number ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, which is
+    within a factor ``n`` of the 2-norm one. The estimate never exceeds the true value and is
+    in practice within a factor of about 3 of it (exact for a diagonal ``K``), so
+    ``max_condition`` refuses every system whose estimate exceeds it; a system whose true
+    condition number exceeds ``max_condition`` by a small factor can pass. It is logged at INFO
+    level with the residual, and returned with ``return_condition=True``.
 
     Examples
     --------
@@ -446,45 +476,16 @@ def loo_influence(
 
     system = K.copy()
     system.flat[:: n + 1] += alpha
-    try:
-        factor = cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
-    except LinAlgError:
-        lam_min = float(eigvalsh(K, subset_by_index=[0, 0], check_finite=False)[0]) + alpha
-        norm2 = float(np.linalg.norm(K, 2))
-        suggested = _round_up_pow10(max(alpha - lam_min, 0.0) + norm2 / max_condition)
-        raise NumericalCheckError(
-            f"K_train + αI (alpha={alpha!r}) is not positive definite: its smallest eigenvalue "
-            f"is {lam_min:.3e}. K_train must be positive semi-definite; if its negative "
-            "eigenvalues are round-off, "
-            + (
-                f"try a larger alpha (alpha >= {suggested:.0e})."
-                if suggested is not None
-                else "rescale K: no float64 alpha is large enough for its scale."
-            ),
-            check="positive_definite",
-            value=lam_min,
-            suggested_alpha=suggested,
-        ) from None
-
-    # H = (K + αI)⁻¹ from the Cholesky factor (LAPACK potri fills the lower triangle)
-    H, info = lapack.dpotri(factor[0], lower=1)
-    if info != 0:  # pragma: no cover - potri only fails for a singular factor
-        raise NumericalCheckError(
-            f"Inverting the Cholesky factor failed (LAPACK info={info}); increase alpha.",
-            check="positive_definite",
-            value=float("nan"),
-        )
-    H = np.tril(H)
-    H += np.tril(H, -1).T
-    A = cho_solve(factor, Y, check_finite=False)
-
-    abs_diag = np.abs(np.diag(K))
-    norm1 = float(np.max(np.abs(K).sum(axis=0) - abs_diag + np.abs(np.diag(K) + alpha)))
-    condition = norm1 * float(np.max(np.abs(H).sum(axis=0)))
+    U, info = _linalg.cholesky_upper(system)  # success proves K + αI numerically positive definite
+    if info != 0:
+        raise _not_positive_definite(K, alpha, max_condition)
+    A = _linalg.solve(U, Y)
+    norm1 = _linalg.shifted_norm1(K, alpha)
+    condition = _linalg.condition_estimate(U, norm1)
     residual = _relative_residual(K @ A + alpha * A - Y, Y)
     logger.info(
-        "loo_influence: n=%d, alpha=%g, 1-norm condition number of K + αI = %.3e, "
-        "relative residual = %.2e",
+        "loo_influence: n=%d, alpha=%g, 1-norm condition number of K + αI (LAPACK estimate) = "
+        "%.3e, relative residual = %.2e",
         n,
         alpha,
         condition,
@@ -495,11 +496,17 @@ def loo_influence(
             raise _condition_error(condition, "1-norm", norm1, alpha, max_condition, math.sqrt(n))
         _check_residual(residual, condition, "‖(K + αI)A − Y‖_F / ‖Y‖_F")
 
-    h = np.diag(H).copy()
+    V, h, info = _linalg.inverse_diagonal(U)  # V = U⁻¹ in U's memory; h = diag((K + αI)⁻¹)
+    if info != 0:  # pragma: no cover - trtri only fails for a zero on the factor's diagonal
+        raise NumericalCheckError(
+            f"Inverting the Cholesky factor failed (LAPACK info={info}); increase alpha.",
+            check="positive_definite",
+            value=float("nan"),
+        )
     A_scaled = A / h[:, None]
     f = K_test @ A
     influence = _influence_loop(
-        lambda sl: K_test[sl] @ H,
+        lambda sl: _linalg.times_inverse(V, K_test[sl]),
         K_test.shape[0],
         n,
         Y.shape[1],

@@ -143,7 +143,8 @@ def test_returned_condition_number_is_the_one_of_the_kernel_system(kind):
     F = _numpy_features("mlp-attn", X, X)
     K = _numpy_ntk(kind, net, F, F)
     system = (K + K.T) / 2 + ALPHA * np.eye(N_TRAIN)
-    assert_allclose(condition, np.linalg.cond(system, 1), rtol=1e-6)
+    exact = np.linalg.cond(system, 1)  # loo_influence reports LAPACK's lower estimate (#16)
+    assert exact / 2.0 <= condition <= exact * (1.0 + 1e-9)
 
 
 def test_reduce_none_is_per_test_point():

@@ -160,10 +160,17 @@ def test_condition_number_and_residual_are_logged(caplog):
 # numerical checks
 
 
+def _assert_condition_estimate(estimate, exact):
+    # pocon's estimate never exceeds the exact 1-norm condition number (up to round-off) and is
+    # typically within a factor of a few below it
+    assert exact / 2.0 <= estimate <= exact * (1.0 + 1e-12)
+
+
 @pytest.mark.parametrize("reduce", ["mean", None])
 def test_returned_condition_numbers_match_numpy(reduce):
     """return_condition=True gives the scores unchanged and the condition number of K + αI:
-    the 1-norm one on the dual path, the 2-norm one on the primal path."""
+    LAPACK's estimate of the 1-norm one on the dual path (a lower bound, here within a factor
+    of 2 of numpy's exact value), the exact 2-norm one on the primal path."""
     K, F, Y = _problem("one_hot", seed=6, n_features=5)
     tr, te = slice(0, N_TRAIN), slice(N_TRAIN, None)
     system = K[tr, tr] + ALPHA * np.eye(N_TRAIN)
@@ -172,7 +179,7 @@ def test_returned_condition_numbers_match_numpy(reduce):
         K[tr, tr], Y[tr], K[te, tr], Y[te], **options, return_condition=True
     )
     assert isinstance(condition, float)
-    assert_allclose(condition, np.linalg.cond(system, 1), rtol=1e-6)
+    _assert_condition_estimate(condition, np.linalg.cond(system, 1))
     assert_allclose(dual, loo_influence(K[tr, tr], Y[tr], K[te, tr], Y[te], **options), rtol=0)
     primal, condition = loo_influence_features(
         F[tr], Y[tr], F[te], Y[te], **options, return_condition=True
@@ -189,7 +196,7 @@ def test_reported_condition_numbers_match_numpy():
     with pytest.raises(NumericalCheckError) as dual:
         loo_influence(K[tr, tr], Y[tr], K[te, tr], Y[te], alpha=ALPHA, max_condition=2.0)
     assert dual.value.check == "condition_number"
-    assert_allclose(dual.value.condition_number, np.linalg.cond(system, 1), rtol=1e-6)
+    _assert_condition_estimate(dual.value.condition_number, np.linalg.cond(system, 1))
     with pytest.raises(NumericalCheckError) as primal:
         loo_influence_features(F[tr], Y[tr], F[te], Y[te], alpha=ALPHA, max_condition=2.0)
     assert_allclose(primal.value.condition_number, np.linalg.cond(system, 2), rtol=1e-6)

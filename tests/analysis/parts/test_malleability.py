@@ -67,7 +67,7 @@ def test_attack_moves_the_diagnostics(tiny_records):
 
 
 def test_condition_number_is_the_one_of_the_influence_factorisation(tiny_records):
-    """The recorded condition number is the 1-norm condition number of K + αI."""
+    """The recorded condition number is the (estimated) 1-norm condition number of K + αI."""
     from sklearn_attnkernel.ntk.empirical import empirical_ntk
 
     settings = next(
@@ -81,7 +81,8 @@ def test_condition_number_is_the_one_of_the_influence_factorisation(tiny_records
     _, condition = scored(model, data["X_test"], data["y_test"], influence)
     final = model[-1]
     K = empirical_ntk(final, final.X_fit_) + settings["alpha"] * np.eye(final.X_fit_.shape[0])
-    assert condition == pytest.approx(np.linalg.cond(K, 1), rel=1e-6)
+    exact = np.linalg.cond(K, 1)  # loo_influence reports LAPACK's lower estimate of it (#16)
+    assert exact / 2.0 <= condition <= exact * (1.0 + 1e-9)
 
 
 # --------------------------------------------------------------------- the random baseline
