@@ -153,8 +153,9 @@ def influence_scores(
         Influence of each training point, averaged over the test points or per test point
         (float64).
     condition : float
-        The 1-norm condition number of ``K_train + αI``, from the factorisation the scores
-        were computed with (:func:`~sklearn_attnkernel.loo_influence`). Only returned when
+        LAPACK's estimate (``dpocon``) of the 1-norm condition number of ``K_train + αI``,
+        from the factorisation the scores were computed with
+        (:func:`~sklearn_attnkernel.loo_influence`). Only returned when
         ``return_condition=True``, as ``(influence, condition)``.
 
     Raises

@@ -6,8 +6,8 @@ records flip rate, Spearman ρ and top-k stability of the NTK influence scores, 
 diagnostics on ``T``: ``top_correct_before/after`` (share of ``T`` the network classifies
 correctly), ``top_loss_before/after`` (mean cross-entropy on ``T``), ``input_cosine`` (mean
 cosine between clean and attacked rows of ``T`` as they enter the network) and
-``condition_before/after`` (1-norm condition number of ``K + αI``, returned by the influence
-computation from its own factorisation).
+``condition_before/after`` (LAPACK's estimate of the 1-norm condition number of ``K + αI``,
+returned by the influence computation from its own factorisation).
 """
 
 import dataclasses

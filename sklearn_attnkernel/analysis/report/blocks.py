@@ -79,8 +79,9 @@ _TABLE_NOTES = {
         "On the clean top-k set T: share the network classifies correctly and mean "
         "cross-entropy, before and after the attack (attention steps use the attacked "
         "training matrix as reference set); input cosine: mean cosine between clean and "
-        "attacked rows of T as they enter the network; condition: 1-norm condition number "
-        "of K + αI before and after (from the influence computation's own factorisation). "
+        "attacked rows of T as they enter the network; condition: LAPACK's estimate of the "
+        "1-norm condition number of K + αI before and after (from the influence "
+        "computation's own factorisation). "
         "An attack that raises neither the loss nor the flip rate above the random baseline "
         "is weak, not a sign of a stable ranking."
     ),
