@@ -110,33 +110,9 @@ def report_run_dir(tmp_path_factory):
 def malleability_results():
     """Factory of tidy malleability rows: ``flips[(architecture, attack)]`` = per-seed flip
     rates, on 10-class MNIST by default, at n = 1000, width 1024 and pixel ε = 0.3."""
-    import pandas as pd
+    from tests.analysis.report.rows import malleability_rows
 
-    def make(flips, seeds=(0, 1, 2), dataset="mnist", setting="multiclass"):
-        rows = [
-            {
-                "part": "malleability",
-                "dataset": dataset,
-                "setting": setting,
-                "n_train": 1000,
-                "width": 1024,
-                "epsilon_space": "pixel",
-                "epsilon": 0.3,
-                "adversarial_training": False,
-                "architecture": architecture,
-                "attack": attack,
-                "seed": seed,
-                "metric": "flip_rate",
-                "value": value,
-            }
-            for (architecture, attack), values in flips.items()
-            for seed, value in zip(seeds, values, strict=True)
-        ]
-        frame = pd.DataFrame(rows)
-        frame["adversarial_training"] = frame["adversarial_training"].astype("boolean")
-        return frame
-
-    return make
+    return malleability_rows
 
 
 # A tiny grid of the analysis: 2 kappa + 4 collapse + 4 ntk + 4 malleability (2 tasks) = 14

@@ -8,6 +8,7 @@ from scipy import stats
 from sklearn_attnkernel.analysis.report import build_report, build_tables, load_results
 from sklearn_attnkernel.analysis.report.comparison import compare_with_paper
 from sklearn_attnkernel.analysis.store import CELL_FORMAT, cell_key, write_cell
+from tests.analysis.report.rows import malleability_rows
 
 
 def _write(cells, settings, rows, info=None):
@@ -49,30 +50,7 @@ def _report_text(tmp_path, results):
 
 
 # ------------------------------------------------------------ malleability: paired verdicts
-def _curve(flips, dataset="mnist", setting="multiclass", seeds=(0, 1, 2)):
-    """Tidy malleability rows: ``flips[(architecture, attack, ε)]`` = per-seed flip rates."""
-    rows = [
-        {
-            "part": "malleability",
-            "dataset": dataset,
-            "setting": setting,
-            "n_train": 1000,
-            "width": 1024,
-            "epsilon_space": "pixel",
-            "epsilon": epsilon,
-            "adversarial_training": False,
-            "architecture": architecture,
-            "attack": attack,
-            "seed": seed,
-            "metric": "flip_rate",
-            "value": value,
-        }
-        for (architecture, attack, epsilon), values in flips.items()
-        for seed, value in zip(seeds, values, strict=True)
-    ]
-    frame = pd.DataFrame(rows)
-    frame["adversarial_training"] = frame["adversarial_training"].astype("boolean")
-    return frame
+_curve = malleability_rows
 
 
 def _verdicts(results):
