@@ -44,6 +44,8 @@ __all__ = ["ZeroKernelError", "function_space_distance", "ntk_distance", "ntk_wi
 
 _STAGES = ("init", "trained")
 _METRICS = ("frobenius", "cosine", "function")
+#: Metrics of the fit, not of the kernel: recorded once per network, at the stage "trained".
+_FIT_METRICS = ("train_score", "eval_score", "train_loss")
 _SWEEP_COLUMNS = ["architecture", "width", "seed", "stage", "metric", "value"]
 
 
@@ -339,11 +341,17 @@ def _check_sweep_grid(widths, seeds, stages, metrics):
         if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
             raise ValueError(f"seeds must hold integers >= 0, got {seed!r} in {seeds!r}.")
     stages = _sequence("stages", stages, _STAGES)
-    return widths, seeds, stages, _sequence("metrics", metrics, _METRICS)
+    metrics = _sequence("metrics", metrics, _METRICS + _FIT_METRICS)
+    fit = [m for m in metrics if m in _FIT_METRICS]
+    if fit and "trained" not in stages:
+        raise ValueError(
+            f"metrics {fit} describe the trained network: add 'trained' to stages or drop them."
+        )
+    return widths, seeds, stages, metrics
 
 
-def _check_sweep_data(X, y, X_eval):
-    """Validated ``(X, y, X_eval)``, ``X_eval`` defaulting to ``X``."""
+def _check_sweep_data(X, y, X_eval, y_eval=None):
+    """Validated ``(X, y, X_eval, y_eval)``; ``X_eval`` and ``y_eval`` default to ``X``, ``y``."""
     X = check_array(X, dtype=np.float64, input_name="X")
     y = np.asarray(y)
     check_consistent_length(X, y)
@@ -353,7 +361,15 @@ def _check_sweep_data(X, y, X_eval):
             f"X_eval has {X_eval.shape[1]} features but X has {X.shape[1]}; pass points from the "
             "same input space."
         )
-    return X, y, X_eval
+    if y_eval is None:
+        return X, y, X_eval, (y if X_eval is X else None)
+    y_eval = np.asarray(y_eval)
+    if y_eval.shape[:1] != X_eval.shape[:1]:
+        raise ValueError(
+            f"y_eval has {y_eval.shape[:1] or 'no'} rows but X_eval has {X_eval.shape[0]}; pass "
+            "the targets of the evaluation points, one per row."
+        )
+    return X, y, X_eval, y_eval
 
 
 def _make_pipeline(architecture, **params):
@@ -365,8 +381,21 @@ def _make_pipeline(architecture, **params):
     return make_mlp_attn(attention=attention, **params)
 
 
-def _sweep_one(architecture, width, seed, X, y, X_eval, stages, metrics, alpha, mlp_params):
+def _fit_rows(model, X, y, X_eval, y_eval, metrics):
+    """The fit metrics of one trained network: its score (``model.score``: accuracy for a
+    classifier, R² for a regressor) on the training and evaluation points, and the training
+    loss of its last epoch."""
+    values = {
+        "train_score": lambda: model.score(X, y),
+        "eval_score": lambda: model.score(X_eval, y_eval),
+        "train_loss": lambda: model[-1].history_[-1]["train_loss"],
+    }
+    return [("trained", m, float(values[m]())) for m in metrics if m in _FIT_METRICS]
+
+
+def _sweep_one(architecture, width, seed, data, stages, metrics, alpha, mlp_params):
     """Fit one (width, seed) model and return its rows of the sweep table."""
+    X, y, X_eval, y_eval = data
     params = dict(mlp_params)
     if stages == ["init"]:
         params["max_epochs"] = 0  # nothing to train: the network at initialisation suffices
@@ -384,16 +413,19 @@ def _sweep_one(architecture, width, seed, X, y, X_eval, stages, metrics, alpha, 
         targets = np.asarray(estimator.encode_targets(y), dtype=np.float64)
         f_ntk = _ntk_regression(module, Z, targets.reshape(Z.shape[0], -1), Z_eval, alpha)
     rows = []
-    for stage in stages:
+    distances = [m for m in metrics if m in _METRICS]
+    for stage in stages if distances else ():
         net = initial_module(estimator) if stage == "init" else module
         if K_inf is not None:
             K_m = empirical_ntk(net, Z, method="analytic", device="cpu")
-        for metric in metrics:
+        for metric in distances:
             if metric == "function":
                 value = _distance(_forward_float64(net, Z_eval), f_ntk, normalize=False)
             else:
                 value = ntk_distance(K_m, K_inf, metric=metric)
             rows.append((architecture, width, seed, stage, metric, value))
+    fit = _fit_rows(model, X, y, X_eval, y_eval, metrics)
+    rows += [(architecture, width, seed, *row) for row in fit]
     logger.debug("sweep %s width=%d seed=%d done", architecture, width, seed)
     return rows
 
@@ -408,6 +440,7 @@ def ntk_width_sweep(
     stages=("init", "trained"),
     metrics=("frobenius", "cosine", "function"),
     X_eval=None,
+    y_eval=None,
     alpha=1e-3,
     n_jobs=None,
     **mlp_params,
@@ -438,11 +471,19 @@ def ntk_width_sweep(
     stages : sequence of {"init", "trained"}, default=("init", "trained")
         ``"init"``: the network at initialisation (its ``initial_params_``); ``"trained"``: the
         fitted network. With only ``"init"`` the networks are built with ``max_epochs=0``.
-    metrics : sequence of {"frobenius", "cosine", "function"}, default=("frobenius", \
-"cosine", "function")
-        Which distances to record (see :func:`ntk_distance`, :func:`function_space_distance`).
+    metrics : sequence of {"frobenius", "cosine", "function", "train_score", "eval_score", \
+"train_loss"}, default=("frobenius", "cosine", "function")
+        Which distances to record (see :func:`ntk_distance`, :func:`function_space_distance`),
+        and how well each trained network fits: ``"train_score"`` and ``"eval_score"`` are
+        the pipeline's ``score`` (accuracy for ``task="classification"``, R² for regression) on
+        ``(X, y)`` and ``(X_eval, y_eval)``, ``"train_loss"`` the training loss of its last
+        epoch. These three need ``"trained"`` in ``stages`` and get one row per network, at
+        that stage.
     X_eval : array-like of shape (n_eval, n_features), default=None
-        Points for the function-space distance; ``None`` uses ``X``.
+        Points for the function-space distance and ``"eval_score"``; ``None`` uses ``X``.
+    y_eval : array-like of shape (n_eval,), default=None
+        Targets of ``X_eval``, needed by ``"eval_score"`` when ``X_eval`` is given; ``None``
+        with ``X_eval=None`` uses ``y``.
     alpha : float, default=1e-3
         Ridge of the NTK kernel regression of the function-space distance (ours: an addition
         to the documented signature, so the ridge can be changed).
@@ -494,7 +535,9 @@ def ntk_width_sweep(
             f"{reserved} cannot be passed through **mlp_params: the sweep sets width and "
             "random_state itself, and architecture chooses the attention."
         )
-    X, y, X_eval = _check_sweep_data(X, y, X_eval)
+    X, y, X_eval, y_eval = _check_sweep_data(X, y, X_eval, y_eval)
+    if "eval_score" in metrics and y_eval is None:
+        raise ValueError("metrics=['eval_score'] with X_eval needs its targets: pass y_eval.")
     # build (and validate) one pipeline before any fit, so a bad parameter fails fast
     probe = _make_pipeline(
         architecture, width=int(widths[0]), random_state=int(seeds[0]), **mlp_params
@@ -505,7 +548,14 @@ def ntk_width_sweep(
 
     jobs = (
         delayed(_sweep_one)(
-            architecture, int(width), int(seed), X, y, X_eval, stages, metrics, alpha, mlp_params
+            architecture,
+            int(width),
+            int(seed),
+            (X, y, X_eval, y_eval),
+            stages,
+            metrics,
+            alpha,
+            mlp_params,
         )
         for width in widths
         for seed in seeds
@@ -527,6 +577,7 @@ ntk_width_sweep = validate_params(
         "stages": "no_validation",
         "metrics": "no_validation",
         "X_eval": ["array-like", None],
+        "y_eval": ["array-like", None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Integral, None],
     },

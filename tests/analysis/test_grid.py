@@ -78,7 +78,9 @@ def test_cell_records_versions_seed_device_and_time(reference):
     assert record["seeds"]["model"] == derive_seed("model", 0)
     assert {"sklearn_attnkernel", "numpy", "torch", "sklearn"} <= set(record["versions"])
     assert {row["stage"] for row in record["rows"]} == {"init", "trained"}
-    assert {row["metric"] for row in record["rows"]} == {"frobenius", "cosine", "function"}
+    distances = {"frobenius", "cosine", "function"}
+    fit = {"train_score", "eval_score", "train_loss"}  # the trained network's fit (#12)
+    assert {row["metric"] for row in record["rows"]} == distances | fit
 
 
 def test_rerun_skips_finished_cells(reference, tiny_grid):

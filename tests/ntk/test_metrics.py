@@ -456,3 +456,49 @@ def test_function_space_distance_ignores_torch_default_device():
     expected = function_space_distance(net, X, targets, X)
     with torch.device("meta"):
         assert function_space_distance(net, X, targets, X) == expected
+
+
+def test_sweep_fit_metrics_match_an_explicit_refit(tiny):
+    pytest.importorskip("sklearn_attnkernel.networks.pipelines")
+    from sklearn.metrics import accuracy_score
+
+    from sklearn_attnkernel import make_two_layer_relu
+
+    X, y = tiny
+    X_eval, y_eval = X[::3], y[::3]
+    fit_metrics = ["train_score", "eval_score", "train_loss"]
+    table = ntk_width_sweep(
+        "relu",
+        X,
+        y,
+        widths=[16],
+        seeds=[2],
+        metrics=fit_metrics,
+        X_eval=X_eval,
+        y_eval=y_eval,
+        **_FAST,
+    )
+    assert table["stage"].tolist() == ["trained"] * 3
+    assert table["metric"].tolist() == fit_metrics
+    got = dict(zip(table["metric"], table["value"], strict=True))
+    model = make_two_layer_relu(width=16, random_state=2, **_FAST).fit(X, y)
+    assert got["train_score"] == pytest.approx(accuracy_score(y, model.predict(X)), abs=1e-12)
+    assert got["eval_score"] == pytest.approx(
+        accuracy_score(y_eval, model.predict(X_eval)), abs=1e-12
+    )
+    assert got["train_loss"] == pytest.approx(model[-1].history_[-1]["train_loss"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"stages": ["init"], "metrics": ["train_loss"]}, "add 'trained' to stages"),
+        ({"X_eval": "X3", "metrics": ["eval_score"]}, "pass y_eval"),
+        ({"X_eval": "X3", "y_eval": [0, 1], "metrics": ["eval_score"]}, "y_eval has"),
+    ],
+)
+def test_sweep_fit_metrics_refused_without_what_they_need(tiny, kwargs, match):
+    X, y = tiny
+    kwargs = {k: (X[:3] if v == "X3" else v) for k, v in kwargs.items()}
+    with pytest.raises(ValueError, match=match):
+        ntk_width_sweep("relu", X, y, widths=[4], seeds=[0], **kwargs, **_FAST)

@@ -17,7 +17,17 @@ def _targets(s, y):
     return "classification", y, []
 
 
-def _sweep_without_cosine(sweep, s, Z, y, notes):
+def _metrics(s, task):
+    """The cell's distances, and how well its trained network fits: accuracy on the training
+    and test points (classification only; a one-hot MSE regressor's score is R²) and the
+    final training loss, so the report can show the ntk networks' fit beside their NTKs."""
+    if "trained" not in s["stages"]:
+        return list(s["metrics"])
+    fit = ["train_score", "eval_score"] if task == "classification" else []
+    return [*s["metrics"], *fit, "train_loss"]
+
+
+def _sweep_without_cosine(sweep, s, Z, y, notes, metrics):
     """Rerun a sweep whose empirical NTK is zero: every metric, cosine stage by stage.
 
     Every ReLU unit inactive on every point (e.g. width 16 on collapsed softmax features) makes
@@ -27,7 +37,7 @@ def _sweep_without_cosine(sweep, s, Z, y, notes):
 
     from ...ntk.metrics import ZeroKernelError, ntk_width_sweep
 
-    metrics = [m for m in s["metrics"] if m != "cosine"]
+    metrics = [m for m in metrics if m != "cosine"]
     parts = [ntk_width_sweep(s["architecture"], Z, y, metrics=metrics, **sweep)]
     for stage in s["stages"]:
         try:
@@ -54,21 +64,23 @@ def run(cells, ctx):
     Z = standardize(s["dataset"], data["X"])
     Z_eval = standardize(s["dataset"], data["X_test"])
     task, y, notes = _targets(s, data["y"])
+    metrics = _metrics(s, task)
     sweep = {
         "widths": [s["width"]],
         "seeds": [model_seed(s)],
         "stages": s["stages"],
         "X_eval": Z_eval,
+        "y_eval": data["y_test"] if task == "classification" else None,
         "alpha": s["alpha"],
         "task": task,
         **mlp_params(s),
     }
     try:
-        table = ntk_width_sweep(s["architecture"], Z, y, metrics=s["metrics"], **sweep)
+        table = ntk_width_sweep(s["architecture"], Z, y, metrics=metrics, **sweep)
     except ZeroKernelError:
         if "cosine" not in s["metrics"]:
             raise
-        table = _sweep_without_cosine(sweep, s, Z, y, notes)
+        table = _sweep_without_cosine(sweep, s, Z, y, notes, metrics)
     rows = table[["stage", "metric", "value"]].to_dict("records")
     info = {"n_train": int(Z.shape[0]), "n_test": int(Z_eval.shape[0])}
     return [(s, rows, info, notes)]

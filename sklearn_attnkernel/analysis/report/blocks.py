@@ -17,6 +17,7 @@ from .networks import (
     near_chance_column,
     network_health,
     networks_table,
+    ntk_fit_table,
     settings_table,
 )
 from .sensitivity import sensitivity_sentences, sensitivity_tables
@@ -260,12 +261,19 @@ def _network_blocks(results, health):
             "(no stop at convergence unless a tolerance is listed), with Adam.",
         ),
     ]
-    if "ntk" in set(settings["part"]):
+    ntk_fit = ntk_fit_table(results)
+    if not ntk_fit.empty:
+        blocks += [
+            ("h3", "Fit of the ntk networks (Table 1)"),
+            _table(ntk_fit),
+            ("p", "Mean ± 95 % CI over seeds, per width m of the NTK-distance sweep."),
+        ]
+    elif "ntk" in set(settings["part"]):
         blocks.append(
             (
                 "p",
-                "The ntk cells record kernel and function distances only, not the accuracy of "
-                "the networks they train.",
+                "The ntk cells of this run record kernel and function distances only, not the "
+                "fit of the networks they train (runs made before that was recorded).",
             )
         )
     if health.empty:

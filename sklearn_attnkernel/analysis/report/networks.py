@@ -24,6 +24,7 @@ __all__ = [
     "near_chance_column",
     "network_health",
     "networks_table",
+    "ntk_fit_table",
     "settings_table",
 ]
 
@@ -166,6 +167,32 @@ def settings_table(results):
 
 def _seeds_of(flags):
     return f"{int(flags.sum())} of {flags.notna().sum()}" if flags.notna().any() else "—"
+
+
+_NTK_FIT = (
+    ("train_score", "train accuracy (%)", True),
+    ("eval_score", "test accuracy (%)", True),
+    ("train_loss", "final training loss", False),
+)
+
+
+def ntk_fit_table(results):
+    """Train/test accuracy (%) and final training loss of the ntk part's trained networks,
+    per architecture × width: mean ± 95 % CI over seeds; empty for runs that did not record
+    them. Accuracy is recorded for classification only ('—' for a one-hot MSE regressor)."""
+    ntk = part_rows(results, "ntk")
+    ntk = ntk[ntk["metric"].isin([m for m, _, _ in _NTK_FIT])] if not ntk.empty else ntk
+    if ntk.empty:
+        return pd.DataFrame()
+    keys = ["dataset", "setting", "n_train", "architecture", "width"]
+    rows = []
+    for group_keys, group in label_architectures(ntk).groupby(keys, dropna=False, sort=True):
+        row = dict(zip(keys, group_keys, strict=True))
+        for metric, words, percent in _NTK_FIT:
+            values = group.loc[group["metric"] == metric, "value"].to_numpy(dtype=float)
+            row[words] = format_ci(*mean_ci(values), percent=percent) if values.size else "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def networks_table(health):

@@ -33,8 +33,13 @@ _KAPPA_QUANTITIES = [
 ]
 
 
+#: The ntk part's distances (Table 1); its other metrics describe the networks' fit.
+NTK_DISTANCES = ("frobenius", "cosine", "function")
+
+
 def _ntk_tables(results):
     ntk = part_rows(results, "ntk")
+    ntk = ntk[ntk["metric"].isin(NTK_DISTANCES)]
     if ntk.empty:
         return {}
     keys = ["dataset", "setting", "n_train", "architecture", "metric", "stage", "width"]

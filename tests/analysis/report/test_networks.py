@@ -10,6 +10,7 @@ from sklearn_attnkernel.analysis.report.networks import (
     near_chance_column,
     network_health,
     networks_table,
+    ntk_fit_table,
     settings_table,
 )
 
@@ -120,3 +121,51 @@ def test_near_chance_column_flags_the_rows_that_use_the_network(columns):
     else:
         flagged = near_chance_column(display, health)["near chance"].tolist()
         assert flagged == ["", "1 of 3 networks"]
+
+
+def _ntk_rows(architectures=("relu", "attention"), scores=True):
+    rows = []
+    for arch in architectures:
+        for seed in range(3):
+            metrics = [("cosine", "init", 0.5), ("cosine", "trained", 0.4)]
+            metrics += [("train_loss", "trained", LOSS[arch][seed])]
+            if scores:
+                metrics += [("train_score", "trained", TRAIN[arch][seed])]
+                metrics += [("eval_score", "trained", TEST[arch][seed])]
+            rows += [
+                {
+                    "part": "ntk",
+                    "dataset": "digits",
+                    "setting": "multiclass",
+                    "n_train": 300,
+                    "architecture": arch,
+                    "width": 64,
+                    "seed": seed,
+                    "stage": stage,
+                    "metric": metric,
+                    "value": value,
+                }
+                for metric, stage, value in metrics
+            ]
+    return pd.DataFrame(rows)
+
+
+def test_ntk_fit_table_reports_the_sweep_networks_fit_over_seeds():
+    table = ntk_fit_table(_ntk_rows()).set_index("architecture")
+    for arch, label in (("relu", "2L-ReLU"), ("attention", "MLP-Attn")):
+        for values, column in ((TRAIN, "train accuracy (%)"), (TEST, "test accuracy (%)")):
+            x = np.array(values[arch])
+            half = stats.t.ppf(0.975, 2) * stats.sem(x)
+            assert table.loc[label, column] == f"{100 * x.mean():.1f}% ± {100 * half:.1f}%"
+        assert table.loc[label, "final training loss"].startswith(f"{np.mean(LOSS[arch]):.3g}")
+    # a one-hot MSE regressor records no accuracy; a run without fit rows gives no table
+    regressor = ntk_fit_table(_ntk_rows(scores=False))
+    assert set(regressor["train accuracy (%)"]) == {"—"}
+    assert ntk_fit_table(_ntk_rows().query("metric == 'cosine'")).empty
+
+
+def test_table1_keeps_only_the_distances():
+    from sklearn_attnkernel.analysis.report.tables import build_tables
+
+    summary, _ = build_tables(_ntk_rows())["table1_ntk_distance"]
+    assert set(summary["metric"]) == {"cosine"}
