@@ -231,8 +231,11 @@ def _ntk_metrics(ntk):
 def _trend_verdict(relu, attn):
     """The paper's claim: 2L-ReLU's distance falls with width, MLP-Attn's does not."""
     relu_falls, attn_falls = relu.startswith("falls"), attn.startswith("falls")
-    if relu_falls and not attn_falls:
+    if relu_falls and attn.startswith("rises"):
         verdict = "agrees"
+    elif relu_falls and not attn_falls:
+        # no evidence that MLP-Attn's distance falls, which is weaker than evidence it does not
+        verdict = "agrees: MLP-Attn's slope CI contains 0"
     elif relu_falls:
         verdict = "disagrees: MLP-Attn's distance also falls"
     elif relu.startswith("rises"):

@@ -228,6 +228,13 @@ def test_ntk_verdict_rests_on_the_cosine_distance_per_seed_slopes():
     assert sentences == []
 
 
+def test_ntk_verdict_says_when_mlp_attn_shows_only_no_clear_trend():
+    # per-seed slopes -0.02, 0, +0.02: the t-interval of their mean contains 0
+    verdicts, _ = _verdicts(_ntk({"relu": -0.5, "attention": 0.0}))
+    assert verdicts.iloc[0]["verdict"] == "agrees: MLP-Attn's slope CI contains 0"
+    assert "(no clear trend)" in verdicts.iloc[0]["ours [95 % CI]"]
+
+
 def test_ntk_verdict_disagrees_when_mlp_attn_also_falls_and_judges_mse_function_distance():
     verdicts, sentences = _verdicts(_ntk({"relu": -0.5, "attention": -0.4}, loss="mse"))
     assert verdicts["verdict"].tolist() == ["disagrees: MLP-Attn's distance also falls"] * 2
