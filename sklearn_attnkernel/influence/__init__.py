@@ -21,5 +21,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "scorer": ["InfluenceMalleability"],
         "interventions": ["run_intervention"],
         "training_attacks": ["attack_training_points"],
+        "complexity": ["complexity_by_group", "influence_groups", "rkhs_contributions"],
     },
 )
