@@ -92,6 +92,7 @@ REPORT_RUN_CONFIG = {
         "adversarial_training": [False],
     },
     "interventions": {"enabled": False},
+    "complexity": {"enabled": False},
 }
 
 
@@ -140,6 +141,7 @@ TINY_GRID = {
         "adversarial_training": [False],
     },
     "interventions": {"enabled": False},
+    "complexity": {"enabled": False},
 }
 
 
@@ -159,6 +161,7 @@ TINY_MALLEABILITY = {
     "collapse": {"enabled": False},
     "ntk": {"enabled": False},
     "interventions": {"enabled": False},
+    "complexity": {"enabled": False},
     "malleability": {
         "widths": [32],
         "attacks": ["fgsm", "pgd", "mim", "random"],

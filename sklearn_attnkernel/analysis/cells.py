@@ -277,10 +277,43 @@ def _expand_interventions(cfg):
             yield Cell("interventions", settings, group=("kind",))
 
 
+_COMPLEXITY_KEYS = (
+    "n_groups",
+    "alpha",
+    "loss",
+    "attack",
+    "epsilon",
+    "epsilon_space",
+    "steps",
+    "step_size",
+    "clip",
+    "mode",
+)
+
+
+def _expand_complexity(cfg):
+    """One cell per kernel; the kernels of one network (and its one attack) run as one task."""
+    table = cfg["complexity"]
+    n_test = cfg["data"]["n_test"]
+    for dataset, setting, n_train, seed in data_grid(cfg, "complexity"):
+        data = _data_settings(cfg, "complexity", dataset, setting, n_train, seed, test=n_test)
+        for architecture, kernel in itertools.product(table["architectures"], table["kernels"]):
+            settings = {
+                **data,
+                **_network_settings(cfg, "complexity"),
+                "architecture": architecture,
+                "width": table["width"],
+                "kernel": kernel,
+                **{key: table[key] for key in _COMPLEXITY_KEYS},
+            }
+            yield Cell("complexity", settings, group=("kernel",))
+
+
 _EXPANDERS = {
     "kappa": _expand_kappa,
     "collapse": _expand_collapse,
     "ntk": _expand_ntk,
     "malleability": _expand_malleability,
     "interventions": _expand_interventions,
+    "complexity": _expand_complexity,
 }

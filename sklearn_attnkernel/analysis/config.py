@@ -122,12 +122,30 @@ DEFAULT_CONFIG = {
         "top_fraction": 0.1,
         "record_epochs": [1, 10, 100],
     },
+    "complexity": {
+        "enabled": True,
+        "n_train": [1000],
+        "architectures": ["relu", "attention"],
+        "width": 1024,
+        "kernels": ["empirical", "infinite"],
+        "n_groups": 10,
+        "alpha": 1e-3,
+        "loss": "squared",
+        "attack": "pgd",
+        "epsilon": 0.3,
+        "epsilon_space": "pixel",
+        "steps": 40,
+        "step_size": 0.01,
+        "clip": True,
+        "mode": "joint",
+    },
 }
 
 #: What ``--quick`` changes in :data:`DEFAULT_CONFIG`: digits, κ + collapse + NTK vs width +
 #: malleability, without adversarial training and interventions (the costly parts), 60 epochs,
-#: n = 500 (300 for the NTK part), 3 ε values and one training-set size for malleability.
-#: Runs in a few minutes on 2 CPU cores.
+#: n = 500 (300 for the NTK part), 3 ε values and one training-set size for malleability, and
+#: complexity by influence group on one seed (n = 200, width 256). Runs in a few minutes on 2
+#: CPU cores.
 QUICK_OVERRIDES = {
     "run": {"name": "quick", "seeds": [0, 1, 2]},
     "data": {
@@ -144,6 +162,7 @@ QUICK_OVERRIDES = {
         "adversarial_training": [False],
     },
     "interventions": {"enabled": False},
+    "complexity": {"seeds": [0], "n_train": [200], "width": 256},
 }
 
 # Keys every part table may carry to override the shared axes for that part alone.
@@ -441,6 +460,19 @@ _RULES = (
     ("interventions.epsilon", _real(low_open=False)),
     ("interventions.top_fraction", _FRACTION),
     ("interventions.record_epochs", _list(_integer(1), allow_empty=True)),
+    ("complexity.architectures", _ARCHITECTURE_LIST),
+    ("complexity.width", _integer(1)),
+    ("complexity.kernels", _list(_choice(("empirical", "infinite")))),
+    ("complexity.n_groups", _integer(1)),
+    ("complexity.alpha", _real()),
+    ("complexity.loss", _choice(("squared", "cross_entropy"))),
+    ("complexity.attack", _choice(ATTACKS)),
+    ("complexity.epsilon", _real(low_open=False)),
+    ("complexity.epsilon_space", _choice(("pixel", "standardized"))),
+    ("complexity.steps", _integer(1)),
+    ("complexity.step_size", _real()),
+    ("complexity.clip", _check_bool),
+    ("complexity.mode", _choice(("joint", "independent"))),
 )
 
 
@@ -511,6 +543,14 @@ class ExperimentConfig:
         ``attack``, ``epsilon`` (pixel units), ``steps``, ``step_size``, ``clip``,
         ``top_fraction``, ``record_epochs`` (test accuracy after these numbers of epochs, each
         an extra training of the same seeded trajectory; empty: final accuracy only).
+    ``[complexity]``
+        RKHS complexity and malleability by influence group (arXiv 2603.13085, Fig. 3):
+        ``n_train`` (default [1000]), ``architectures``, ``width`` (one width), ``kernels``
+        ("empirical": the trained network's NTK, "infinite": the infinite-width NTK),
+        ``n_groups`` (groups by influence score, default 10: deciles), ``alpha``, ``loss``
+        (of the influence scores), and the attack on every training point whose sign flips
+        are counted per group: ``attack``, ``epsilon``, ``epsilon_space``, ``steps``,
+        ``step_size``, ``clip``, ``mode``.
 
     Every part table also takes ``enabled`` and may override ``seeds``, ``n_train``,
     ``settings`` and (as a sub-table) ``training`` for that part alone.
@@ -535,7 +575,7 @@ class ExperimentConfig:
     >>> from sklearn_attnkernel.analysis.config import load_config
     >>> config = load_config({"data": {"settings": ["binary"]}}, quick=True)
     >>> sorted({cell.part for cell in config.cells()})
-    ['collapse', 'kappa', 'malleability', 'ntk']
+    ['collapse', 'complexity', 'kappa', 'malleability', 'ntk']
     >>> config["malleability"]["epsilons"]
     [0.03, 0.1, 0.3]
     """
@@ -591,7 +631,7 @@ def _n_test_of(cfg, part):
     """Test points a part needs (None: no test set)."""
     if part == "ntk":
         return cfg["ntk"]["n_eval"]
-    if part in ("malleability", "interventions"):
+    if part in ("malleability", "interventions", "complexity"):
         return cfg["data"]["n_test"]
     return None
 

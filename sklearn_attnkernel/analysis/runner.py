@@ -100,7 +100,7 @@ def run_experiment(
     ...     "run": {"seeds": [0]},
     ...     "data": {"settings": ["binary"]},
     ...     "ntk": {"enabled": False}, "malleability": {"enabled": False},
-    ...     "interventions": {"enabled": False},
+    ...     "interventions": {"enabled": False}, "complexity": {"enabled": False},
     ...     "collapse": {"transforms": ["raw", "linear"]},
     ... })
     >>> with tempfile.TemporaryDirectory() as out:

@@ -80,6 +80,24 @@ def network_features(steps, X_test, X_train):
     return F_test, F_train
 
 
+def network_kernel(final, F, F_other=None, *, kernel="empirical"):
+    """The kernel of the fitted network ``final`` between feature rows ``F`` and ``F_other``.
+
+    ``"empirical"``: its empirical NTK (:func:`~sklearn_attnkernel.empirical_ntk`, averaged over
+    the outputs); ``"infinite"``: the infinite-width NTK with its ``train_readout`` and
+    ``sigma_w``. ``F_other=None`` gives the symmetric kernel of ``F`` with itself.
+    """
+    if kernel == "empirical":
+        from ..ntk.empirical import empirical_ntk
+
+        return empirical_ntk(final, F, F_other)
+    from ..kernels.ntk import infinite_width_ntk
+
+    module = final.net_.module_
+    params = {"train_readout": bool(module.train_readout), "sigma_w": float(module.sigma_w)}
+    return infinite_width_ntk(F, F_other, **params)
+
+
 def influence_scores(
     estimator,
     X_test,
@@ -263,18 +281,8 @@ def influence_scores(
     Y_train = final.encode_targets(y_train)
     Y_test = final.encode_targets(y_test)
 
-    if kernel == "empirical":
-        from ..ntk.empirical import empirical_ntk
-
-        K_train = empirical_ntk(final, F_train)
-        K_test = empirical_ntk(final, F_test, F_train)
-    else:
-        from ..kernels.ntk import infinite_width_ntk
-
-        module = final.net_.module_
-        params = {"train_readout": bool(module.train_readout), "sigma_w": float(module.sigma_w)}
-        K_train = infinite_width_ntk(F_train, **params)
-        K_test = infinite_width_ntk(F_test, F_train, **params)
+    K_train = network_kernel(final, F_train, kernel=kernel)
+    K_test = network_kernel(final, F_test, F_train, kernel=kernel)
     logger.info(
         "influence_scores: %s kernel, n_train=%d, n_test=%d, %d features",
         kernel,

@@ -18,7 +18,7 @@ import numpy as np
 from ..data import cell_data
 from .models import attack_seed, make_model, pixel_epsilon
 
-__all__ = ["run"]
+__all__ = ["attack_rows", "run", "scored"]
 
 
 def scored(model, X_test, y_test, influence, train=None):
@@ -140,15 +140,19 @@ def _train_and_score(s0, ctx):
     return clean
 
 
-def _attack(s, clean, epsilon):
-    """The training matrix with the rows of ``T`` attacked as the cell says (float64)."""
+def attack_rows(s, model, X, y, rows, epsilon):
+    """The training matrix ``X`` with ``rows`` attacked as the cell ``s`` says (float64).
+
+    ``s`` names the attack (``attack``, ``steps``, ``step_size``, ``clip``, ``mode``, and
+    ``epsilon`` and ``epsilon_space`` for the seed); ``epsilon`` is in pixel units.
+    """
     from ...influence.training_attacks import attack_training_points
 
     X_adv = attack_training_points(
-        clean.model,
-        clean.data["X"],
-        clean.data["y"],
-        clean.top,
+        model,
+        X,
+        y,
+        rows,
         method=s["attack"],
         epsilon=epsilon,
         steps=s["steps"],
@@ -174,7 +178,7 @@ def _attacked_cell(s, clean):
         rows = [{"metric": "test_accuracy", "value": clean.info["test_accuracy"]}, *clean.health]
         return s, rows, clean.info, ["no positive influence score: nothing to attack"]
     start = time.perf_counter()
-    X_adv = _attack(s, clean, epsilon)
+    X_adv = attack_rows(s, clean.model, X, y, clean.top, epsilon)
     attack_s = time.perf_counter() - start
     start = time.perf_counter()
     test = (clean.data["X_test"], clean.data["y_test"])
