@@ -11,6 +11,7 @@ networks (settings, accuracy, convergence), then one section per part, figures f
 """
 
 from .comparison import compare_with_paper
+from .complexity import complexity_sentences
 from .networks import (
     NEAR_CHANCE,
     drop_near_chance,
@@ -40,6 +41,9 @@ _TITLES = {
     "sensitivity_baseline": "Each attack against the paired random ±ε baseline",
     "sensitivity_ratio": "MLP-Attn / 2L-ReLU ratio of mean flip rates",
     "sensitivity_diagnostics": "Attack diagnostics on the top-k set",
+    "complexity_by_group": "Complexity by influence group: share of ‖f‖²_H and leave-out change",
+    "complexity_flip_by_group": "Flip rate by influence group under the attack",
+    "complexity_u_shape": "U shape of the complexity and its relation to the flip rate",
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -94,6 +98,22 @@ _TABLE_NOTES = {
         "of the matrix-exponential model (Prop. 4.11): it does not hold for the entrywise "
         "softmax that softmax attention computes."
     ),
+    "complexity_by_group": (
+        "Columns: influence group, 1 = most harmful to 10 = most helpful (clean scores, groups "
+        "of equal size). Share: the group's part of ‖f‖²_H = βᵀKβ of the kernel ridge fit "
+        "(sums to 1). Leave-out change: (‖f_−g‖²_H − ‖f‖²_H) / ‖f‖²_H with the ridge refitted "
+        "without the group."
+    ),
+    "complexity_flip_by_group": (
+        "Share of each group's points whose influence changes sign when every training point "
+        "is attacked (the part's attack and ε). The middle groups hold the scores nearest 0, "
+        "whose sign any small change can flip: read a peak there with that in mind."
+    ),
+    "complexity_u_shape": (
+        "U statistic per seed: min(share of group 1, share of the last group) − mean share of "
+        "the middle groups; the U shape is there when its 95 % t-interval over seeds lies "
+        "above 0. Spearman ρ between the groups' mean share and mean flip rate, two-sided p."
+    ),
     "kappa_rank_curve": (
         "κ_k = λ₁/λ_k at each rank k of the curve: the sufficient widths change by orders of "
         "magnitude with the rank at which κ is read."
@@ -112,6 +132,9 @@ _SECTION_OF = {
     "sensitivity_baseline": "malleability",
     "sensitivity_ratio": "malleability",
     "sensitivity_diagnostics": "malleability",
+    "complexity_by_group": "complexity",
+    "complexity_flip_by_group": "complexity",
+    "complexity_u_shape": "complexity",
 }
 # Figures are drawn per part; the sensitivity figures belong to the malleability part.
 _FIGURE_SECTION = {"sensitivity": "malleability"}
@@ -121,6 +144,7 @@ _SECTIONS = [
     ("ntk", "NTK distance vs width (part ntk)"),
     ("malleability", "Malleability of influence scores (part malleability)"),
     ("interventions", "Interventions (part interventions)"),
+    ("complexity", "Complexity by influence group (part complexity)"),
 ]
 _SENSITIVITY_TABLES = ("baseline", "ratio", "diagnostics")
 # Column names in words, with units; columns not listed keep their name.
@@ -155,6 +179,7 @@ _WORDS = {
     "input_cosine": "input cosine",
     "condition_before": "condition of K + αI before",
     "condition_after": "condition of K + αI after",
+    "kernel": "kernel",
 }
 # Per table: the words of its pivoted value columns (attacks, widths, transforms, epochs).
 _VALUE_WORDS = {
@@ -165,6 +190,8 @@ _VALUE_WORDS = {
     "table3_adversarial_training": "{} training (%)",
     "table5_interventions": "epoch {} (%)",
     "collapse": "mean cosine, {}",
+    "complexity_by_group": "group {}",
+    "complexity_flip_by_group": "group {} (%)",
 }
 
 
@@ -338,6 +365,8 @@ def _section_blocks(section, title, tables, figures, health, results):
     blocks += [("figure", path, caption) for _, path, caption in figs]
     if section == "malleability":
         blocks += _sensitivity_findings(tables, results)
+    if section == "complexity" and complexity_sentences(results):
+        blocks += [("p", "What the measured cells say:"), ("list", complexity_sentences(results))]
     for name in names:
         blocks += _table_blocks(name, tables[name][1], health)
     return blocks

@@ -4,6 +4,7 @@
 import numpy as np
 
 from ..._utils.vocabulary import ATTACKS
+from .complexity import complexity_tables
 from .formatting import label_architectures, wide
 from .load import part_rows
 from .sensitivity import sensitivity_displays, sensitivity_tables
@@ -157,6 +158,7 @@ _BUILDERS = (
     _kappa_tables,
     _collapse_tables,
     _sensitivity_tables,
+    complexity_tables,
 )
 
 
