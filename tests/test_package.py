@@ -39,6 +39,7 @@ NUMPY_ONLY_MODULES = [
     "sklearn_attnkernel.kernels.ntk",
     "sklearn_attnkernel.influence.loo",
     "sklearn_attnkernel.influence.metrics",
+    "sklearn_attnkernel.influence.complexity",
 ]
 
 
