@@ -177,7 +177,9 @@ def build_tables(results):
         and a wide table of ``mean ± ci95`` strings. Names: ``table1_ntk_distance``,
         ``table2_flip_rates``, ``table2_spearman``, ``table2_top_k``,
         ``table3_adversarial_training``, ``table5_interventions``, ``kappa``,
-        ``kappa_rank_curve``, ``collapse``. Tables whose part was not run are left out.
+        ``kappa_rank_curve``, ``collapse``, ``complexity_by_group``,
+        ``complexity_flip_by_group``, ``complexity_u_shape``. Tables whose part was not run
+        are left out.
 
     Examples
     --------

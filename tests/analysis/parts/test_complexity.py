@@ -4,7 +4,7 @@ kernel, and the recorded numbers against a direct computation on the same networ
 import numpy as np
 import pytest
 
-from sklearn_attnkernel.analysis.config import load_config
+from sklearn_attnkernel.analysis.config import ConfigError, load_config
 from sklearn_attnkernel.analysis.data import cell_data
 from sklearn_attnkernel.analysis.grid import group_tasks, run_task
 from sklearn_attnkernel.analysis.parts.models import make_model
@@ -89,3 +89,18 @@ def test_recorded_complexity_equals_a_direct_computation(records):
     refit = np.linalg.solve(system[np.ix_(rest, rest)], Y[rest])
     change = (np.sum(refit * (K[np.ix_(rest, rest)] @ refit)) - norm) / norm
     assert _by_group(record, "leave_out_change")[-1] == pytest.approx(change, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({"kernels": ["ntk"]}, "complexity.kernels[0]"),
+        ({"n_groups": 0}, "complexity.n_groups"),
+        ({"width": [64]}, "complexity.width"),
+        ({"attack": "cw"}, "complexity.attack"),
+    ],
+)
+def test_bad_config_names_the_key(table, key):
+    with pytest.raises(ConfigError) as info:
+        load_config({"complexity": table})
+    assert info.value.key == key
