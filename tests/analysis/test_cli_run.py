@@ -36,6 +36,8 @@ n_eval = 30
 enabled = false
 [interventions]
 enabled = false
+[examples]
+enabled = false
 """
 N_GRID = 15
 

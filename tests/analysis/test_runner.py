@@ -10,6 +10,7 @@ KAPPA_ONLY = {
     "ntk": {"enabled": False},
     "malleability": {"enabled": False},
     "interventions": {"enabled": False},
+    "examples": {"enabled": False},
 }
 
 

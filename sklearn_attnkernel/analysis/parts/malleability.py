@@ -18,7 +18,7 @@ import numpy as np
 from ..data import cell_data
 from .models import attack_seed, make_model, pixel_epsilon
 
-__all__ = ["run"]
+__all__ = ["Clean", "attacked_training", "run", "scored", "train_and_score"]
 
 
 def scored(model, X_test, y_test, influence, train=None):
@@ -91,8 +91,12 @@ def _training_rows(model):
 
 
 @dataclasses.dataclass
-class _Clean:
-    """What every (attack, ε) cell of a task shares: the trained network and its clean view."""
+class Clean:
+    """What every (attack, ε) cell of a task shares: the trained network and its clean view.
+
+    Also what the ``examples`` part starts from (:mod:`.examples`): ``before`` is the mean
+    clean influence over the cell's test set and ``top`` the attacked set ``T``.
+    """
 
     model: object
     data: dict
@@ -105,7 +109,7 @@ class _Clean:
     F_top: np.ndarray | None = None
 
 
-def _train_and_score(s0, ctx):
+def train_and_score(s0, ctx):
     """Train the task's network once and compute the clean influence and diagnostics of ``T``."""
     from ...influence.metrics import top_positive
 
@@ -129,7 +133,7 @@ def _train_and_score(s0, ctx):
         "fit_s": fit_s,
         "clean_influence_s": clean_s,
     }
-    clean = _Clean(model, data, influence, before, top, info, health=_training_rows(model))
+    clean = Clean(model, data, influence, before, top, info, health=_training_rows(model))
     if top.size:
         clean.F_top, correct_before, loss_before = _top_set_diagnostics(model, X, y, top)
         clean.rows = [
@@ -140,7 +144,7 @@ def _train_and_score(s0, ctx):
     return clean
 
 
-def _attack(s, clean, epsilon):
+def attacked_training(s, clean, epsilon):
     """The training matrix with the rows of ``T`` attacked as the cell says (float64)."""
     from ...influence.training_attacks import attack_training_points
 
@@ -174,7 +178,7 @@ def _attacked_cell(s, clean):
         rows = [{"metric": "test_accuracy", "value": clean.info["test_accuracy"]}, *clean.health]
         return s, rows, clean.info, ["no positive influence score: nothing to attack"]
     start = time.perf_counter()
-    X_adv = _attack(s, clean, epsilon)
+    X_adv = attacked_training(s, clean, epsilon)
     attack_s = time.perf_counter() - start
     start = time.perf_counter()
     test = (clean.data["X_test"], clean.data["y_test"])
@@ -200,5 +204,5 @@ def _attacked_cell(s, clean):
 
 def run(cells, ctx):
     """One trained network and one clean influence computation for every attack/ε cell."""
-    clean = _train_and_score(cells[0], ctx)
+    clean = train_and_score(cells[0], ctx)
     return [_attacked_cell(s, clean) for s in cells]

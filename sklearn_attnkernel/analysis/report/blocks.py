@@ -11,6 +11,7 @@ networks (settings, accuracy, convergence), then one section per part, figures f
 """
 
 from .comparison import compare_with_paper
+from .examples import OVERLAP_NOTE, OVERLAP_TITLE, SECTION_TITLE
 from .networks import (
     NEAR_CHANCE,
     drop_near_chance,
@@ -40,6 +41,7 @@ _TITLES = {
     "sensitivity_baseline": "Each attack against the paired random ±ε baseline",
     "sensitivity_ratio": "MLP-Attn / 2L-ReLU ratio of mean flip rates",
     "sensitivity_diagnostics": "Attack diagnostics on the top-k set",
+    "examples_overlap": OVERLAP_TITLE,
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -98,6 +100,7 @@ _TABLE_NOTES = {
         "κ_k = λ₁/λ_k at each rank k of the curve: the sufficient widths change by orders of "
         "magnitude with the rank at which κ is read."
     ),
+    "examples_overlap": OVERLAP_NOTE,
 }
 _SECTION_OF = {
     "table1_ntk_distance": "ntk",
@@ -112,6 +115,7 @@ _SECTION_OF = {
     "sensitivity_baseline": "malleability",
     "sensitivity_ratio": "malleability",
     "sensitivity_diagnostics": "malleability",
+    "examples_overlap": "examples",
 }
 # Figures are drawn per part; the sensitivity figures belong to the malleability part.
 _FIGURE_SECTION = {"sensitivity": "malleability"}
@@ -121,6 +125,7 @@ _SECTIONS = [
     ("ntk", "NTK distance vs width (part ntk)"),
     ("malleability", "Malleability of influence scores (part malleability)"),
     ("interventions", "Interventions (part interventions)"),
+    ("examples", SECTION_TITLE),
 ]
 _SENSITIVITY_TABLES = ("baseline", "ratio", "diagnostics")
 # Column names in words, with units; columns not listed keep their name.

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..._utils.vocabulary import ADVERSARIAL_METHODS, ARCHITECTURES, ATTACKS, TRANSFORMS
 from ..store import atomic_write
+from .examples import example_grid_figures
 from .formatting import ARCHITECTURE_ORDER, architecture_label
 from .load import part_rows
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
@@ -611,6 +612,7 @@ _FIGURE_KINDS = (
     _spectra_figures,
     _kappa_rank_curve_figures,
     _collapse_figures,
+    example_grid_figures,
 )
 
 

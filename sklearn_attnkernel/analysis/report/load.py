@@ -131,7 +131,8 @@ def load_results(run_dir):
     >>> config = load_config({"run": {"seeds": [0]}, "data": {"settings": ["binary"]},
     ...                       "collapse": {"transforms": ["raw"]}, "ntk": {"enabled": False},
     ...                       "malleability": {"enabled": False},
-    ...                       "interventions": {"enabled": False}})
+    ...                       "interventions": {"enabled": False},
+    ...                       "examples": {"enabled": False}})
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = run_experiment(config, out, progress=False, report=False)
     ...     results, cells = load_results(out)

@@ -102,7 +102,8 @@ def write_report(run_dir, *, figures=True):
     >>> config = load_config({"run": {"seeds": [0]}, "data": {"settings": ["binary"]},
     ...                       "collapse": {"enabled": False}, "ntk": {"enabled": False},
     ...                       "malleability": {"enabled": False},
-    ...                       "interventions": {"enabled": False}})
+    ...                       "interventions": {"enabled": False},
+    ...                       "examples": {"enabled": False}})
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = run_experiment(config, out, progress=False, report=False)
     ...     outcome = write_report(out, figures=False)
@@ -165,7 +166,8 @@ def build_report(run_dir, *, figures=True):
     >>> config = load_config({"run": {"seeds": [0]}, "data": {"settings": ["binary"]},
     ...                       "collapse": {"enabled": False}, "ntk": {"enabled": False},
     ...                       "malleability": {"enabled": False},
-    ...                       "interventions": {"enabled": False}})
+    ...                       "interventions": {"enabled": False},
+    ...                       "examples": {"enabled": False}})
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = run_experiment(config, out, progress=False, report=False)
     ...     path = build_report(out, figures=False)

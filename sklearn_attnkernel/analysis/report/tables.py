@@ -4,6 +4,7 @@
 import numpy as np
 
 from ..._utils.vocabulary import ATTACKS
+from .examples import example_tables
 from .formatting import label_architectures, wide
 from .load import part_rows
 from .sensitivity import sensitivity_displays, sensitivity_tables
@@ -157,6 +158,7 @@ _BUILDERS = (
     _kappa_tables,
     _collapse_tables,
     _sensitivity_tables,
+    example_tables,
 )
 
 
@@ -175,7 +177,8 @@ def build_tables(results):
         and a wide table of ``mean ± ci95`` strings. Names: ``table1_ntk_distance``,
         ``table2_flip_rates``, ``table2_spearman``, ``table2_top_k``,
         ``table3_adversarial_training``, ``table5_interventions``, ``kappa``,
-        ``kappa_rank_curve``, ``collapse``. Tables whose part was not run are left out.
+        ``kappa_rank_curve``, ``collapse``, ``examples_overlap``. Tables whose part was not
+        run are left out.
 
     Examples
     --------
