@@ -23,7 +23,7 @@ class InfluentialExamples(NamedTuple):
     Every array has shape ``(n_selected, k)``; row ``j`` belongs to the ``j``-th selected test
     point and is ordered from the most influential (column 0) down.
 
-    Attributes
+    Parameters
     ----------
     helpful : ndarray of int
         Training indices with the largest scores, largest first.

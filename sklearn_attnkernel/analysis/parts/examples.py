@@ -54,6 +54,16 @@ def encode_pixels(row):
     Two characters per pixel: a 28×28 image is 1 568 characters. The levels are for drawing
     only: an ε = 0.03 perturbation is about 8 levels.
 
+    Parameters
+    ----------
+    row : array-like of shape (n_pixels,)
+        Pixels in [0, 1] (values outside are clipped).
+
+    Returns
+    -------
+    text : str
+        Two hex digits per pixel; :func:`decode_pixels` reads it back.
+
     Examples
     --------
     >>> import numpy as np
