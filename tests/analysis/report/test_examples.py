@@ -83,7 +83,10 @@ def test_results_without_the_part_give_nothing(results):
 
 
 def test_the_report_has_the_section(run_dir, results):
+    from sklearn_attnkernel.analysis.report.networks import settings_table
+
     assert "examples_overlap" in build_tables(results)
+    assert list(settings_table(results)["part"]) == ["examples"]
     outcome = write_report(run_dir)
     text = outcome.path.read_text()
     assert f"## {SECTION_TITLE}" in text
