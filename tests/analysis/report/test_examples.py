@@ -2,6 +2,8 @@
 number of image axes), the overlap table against the sets of the score rows, the note for
 non-image rows, and the section of the report."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,3 +94,15 @@ def test_the_report_has_the_section(run_dir, results):
     assert f"## {SECTION_TITLE}" in text
     assert "figures/examples_digits_multiclass_n80_m32_seed0_test" in text
     assert (run_dir / "tables" / "examples_overlap.csv").is_file()
+
+
+def test_colour_images_are_drawn_channels_last():
+    """CIFAR-10 rows are channel-first: pixel (i, j) of channel c is row[c·h·w + i·w + j]."""
+    from sklearn_attnkernel.analysis.parts.examples import encode_pixels
+    from sklearn_attnkernel.analysis.report.examples import _image
+
+    row = np.arange(12) / 255.0  # 3 channels of 2×2, each pixel its own level
+    image = _image(encode_pixels(row), "3x2x2")
+    assert image.shape == (2, 2, 3)
+    for c, i, j in itertools.product(range(3), range(2), range(2)):
+        assert image[i, j, c] == pytest.approx(row[c * 4 + i * 2 + j], abs=1e-12)
