@@ -93,6 +93,7 @@ REPORT_RUN_CONFIG = {
     },
     "interventions": {"enabled": False},
     "complexity": {"enabled": False},
+    "examples": {"enabled": False},
 }
 
 
@@ -142,6 +143,7 @@ TINY_GRID = {
     },
     "interventions": {"enabled": False},
     "complexity": {"enabled": False},
+    "examples": {"enabled": False},
 }
 
 
@@ -162,6 +164,7 @@ TINY_MALLEABILITY = {
     "ntk": {"enabled": False},
     "interventions": {"enabled": False},
     "complexity": {"enabled": False},
+    "examples": {"enabled": False},
     "malleability": {
         "widths": [32],
         "attacks": ["fgsm", "pgd", "mim", "random"],
@@ -176,6 +179,36 @@ TINY_MALLEABILITY = {
 def tiny_malleability():
     """:data:`TINY_MALLEABILITY`; read it only: derive variants as ``{**tiny_malleability}``."""
     return TINY_MALLEABILITY
+
+
+# A tiny examples grid: digits 10-class, n = 80, width 32, 10 epochs, a 2-step PGD at ε = 0.2,
+# 3 test points and k = 4 per side; the other parts are off.
+TINY_EXAMPLES = {
+    "run": {"seeds": [0]},
+    "data": {"settings": ["multiclass"], "n_test": 30},
+    "training": {"epochs": 10},
+    "kappa": {"enabled": False},
+    "collapse": {"enabled": False},
+    "ntk": {"enabled": False},
+    "malleability": {"enabled": False},
+    "interventions": {"enabled": False},
+    "complexity": {"enabled": False},
+    "examples": {
+        "seeds": [0],
+        "n_train": [80],
+        "width": 32,
+        "n_test_points": 3,
+        "k": 4,
+        "epsilon": 0.2,
+        "steps": 2,
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_examples():
+    """:data:`TINY_EXAMPLES`; read it only: derive variants as ``{**tiny_examples, ...}``."""
+    return TINY_EXAMPLES
 
 
 # --------------------------------------------------------------------------------------------

@@ -309,6 +309,41 @@ def _expand_complexity(cfg):
             yield Cell("complexity", settings, group=("kernel",))
 
 
+_EXAMPLE_KEYS = (
+    "n_test_points",
+    "k",
+    "attack",
+    "epsilon",
+    "epsilon_space",
+    "steps",
+    "step_size",
+    "clip",
+    "mode",
+    "top_fraction",
+    "kernel",
+    "alpha",
+    "loss",
+)
+
+
+def _expand_examples(cfg):
+    table = cfg["examples"]
+    n_test = cfg["data"]["n_test"]
+    for dataset, setting, n_train, seed in data_grid(cfg, "examples"):
+        data = _data_settings(cfg, "examples", dataset, setting, n_train, seed, test=n_test)
+        for architecture in table["architectures"]:
+            settings = {
+                **data,
+                **_network_settings(cfg, "examples"),
+                "architecture": architecture,
+                "width": table["width"],
+                "adversarial_training": False,
+                "adversarial": None,
+                **{key: table[key] for key in _EXAMPLE_KEYS},
+            }
+            yield Cell("examples", settings)
+
+
 _EXPANDERS = {
     "kappa": _expand_kappa,
     "collapse": _expand_collapse,
@@ -316,4 +351,5 @@ _EXPANDERS = {
     "malleability": _expand_malleability,
     "interventions": _expand_interventions,
     "complexity": _expand_complexity,
+    "examples": _expand_examples,
 }

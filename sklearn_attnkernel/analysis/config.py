@@ -139,13 +139,33 @@ DEFAULT_CONFIG = {
         "clip": True,
         "mode": "joint",
     },
+    "examples": {
+        "enabled": True,
+        "seeds": [0, 1, 2],
+        "n_train": [1000],
+        "architectures": ["relu", "attention"],
+        "width": 1024,
+        "n_test_points": 4,
+        "k": 5,
+        "attack": "pgd",
+        "epsilon": 0.3,
+        "epsilon_space": "pixel",
+        "steps": 40,
+        "step_size": 0.01,
+        "clip": True,
+        "mode": "joint",
+        "top_fraction": 0.1,
+        "kernel": "empirical",
+        "alpha": 1e-3,
+        "loss": "squared",
+    },
 }
 
 #: What ``--quick`` changes in :data:`DEFAULT_CONFIG`: digits, κ + collapse + NTK vs width +
 #: malleability, without adversarial training and interventions (the costly parts), 60 epochs,
 #: n = 500 (300 for the NTK part), 3 ε values and one training-set size for malleability, and
-#: complexity by influence group on one seed (n = 200, width 256). Runs in a few minutes on 2
-#: CPU cores.
+#: complexity by influence group on one seed (n = 200, width 256); the example grid on 2 test
+#: points of one seed (10-class, n = 300, width 1024). Runs in a few minutes on 2 CPU cores.
 QUICK_OVERRIDES = {
     "run": {"name": "quick", "seeds": [0, 1, 2]},
     "data": {
@@ -163,6 +183,13 @@ QUICK_OVERRIDES = {
     },
     "interventions": {"enabled": False},
     "complexity": {"seeds": [0], "n_train": [200], "width": 256},
+    "examples": {
+        "seeds": [0],
+        "settings": ["multiclass"],
+        "n_train": [300],
+        "width": 1024,
+        "n_test_points": 2,
+    },
 }
 
 # Keys every part table may carry to override the shared axes for that part alone.
@@ -473,6 +500,21 @@ _RULES = (
     ("complexity.step_size", _real()),
     ("complexity.clip", _check_bool),
     ("complexity.mode", _choice(("joint", "independent"))),
+    ("examples.architectures", _ARCHITECTURE_LIST),
+    ("examples.width", _integer(1)),
+    ("examples.n_test_points", _integer(1)),
+    ("examples.k", _integer(1)),
+    ("examples.attack", _choice(ATTACKS)),
+    ("examples.epsilon", _real(low_open=False)),
+    ("examples.epsilon_space", _choice(("pixel", "standardized"))),
+    ("examples.steps", _integer(1)),
+    ("examples.step_size", _real()),
+    ("examples.clip", _check_bool),
+    ("examples.mode", _choice(("joint", "independent"))),
+    ("examples.top_fraction", _FRACTION),
+    ("examples.kernel", _choice(("empirical", "infinite"))),
+    ("examples.alpha", _real()),
+    ("examples.loss", _choice(("squared", "cross_entropy"))),
 )
 
 
@@ -551,6 +593,14 @@ class ExperimentConfig:
         (of the influence scores), and the attack on every training point whose sign flips
         are counted per group: ``attack``, ``epsilon``, ``epsilon_space``, ``steps``,
         ``step_size``, ``clip``, ``mode``.
+    ``[examples]``
+        The most helpful and harmful training images of a few test points (arXiv 2603.13085,
+        A.10): ``seeds`` (default [0, 1, 2]), ``n_train`` (default [1000]),
+        ``architectures``, ``width`` (one width), ``n_test_points`` (test points drawn per
+        seed, the same for every architecture), ``k`` (training points per side), the attack
+        on the top set ``T`` (``attack``, ``epsilon``, ``epsilon_space``, ``steps``,
+        ``step_size``, ``clip``, ``mode``, ``top_fraction``) and the influence (``kernel``,
+        ``alpha``, ``loss``), as in ``[malleability]``.
 
     Every part table also takes ``enabled`` and may override ``seeds``, ``n_train``,
     ``settings`` and (as a sub-table) ``training`` for that part alone.
@@ -575,7 +625,7 @@ class ExperimentConfig:
     >>> from sklearn_attnkernel.analysis.config import load_config
     >>> config = load_config({"data": {"settings": ["binary"]}}, quick=True)
     >>> sorted({cell.part for cell in config.cells()})
-    ['collapse', 'complexity', 'kappa', 'malleability', 'ntk']
+    ['collapse', 'complexity', 'examples', 'kappa', 'malleability', 'ntk']
     >>> config["malleability"]["epsilons"]
     [0.03, 0.1, 0.3]
     """
@@ -631,7 +681,7 @@ def _n_test_of(cfg, part):
     """Test points a part needs (None: no test set)."""
     if part == "ntk":
         return cfg["ntk"]["n_eval"]
-    if part in ("malleability", "interventions", "complexity"):
+    if part in ("malleability", "interventions", "complexity", "examples"):
         return cfg["data"]["n_test"]
     return None
 

@@ -101,6 +101,7 @@ def run_experiment(
     ...     "data": {"settings": ["binary"]},
     ...     "ntk": {"enabled": False}, "malleability": {"enabled": False},
     ...     "interventions": {"enabled": False}, "complexity": {"enabled": False},
+    ...     "examples": {"enabled": False},
     ...     "collapse": {"transforms": ["raw", "linear"]},
     ... })
     >>> with tempfile.TemporaryDirectory() as out:

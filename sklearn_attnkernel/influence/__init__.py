@@ -1,7 +1,7 @@
 """Layer 5: exact leave-one-out influence, its malleability, attacks on training points.
 
-Names load lazily: the closed-form influence (:mod:`.loo`, :mod:`.metrics`) is numpy only, and
-only the attacks on training points import torch.
+Names load lazily: the closed-form influence (:mod:`.loo`, :mod:`.metrics`, :mod:`.ranking`) is
+numpy only, and only the attacks on training points import torch.
 """
 
 import lazy_loader
@@ -22,5 +22,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "interventions": ["run_intervention"],
         "training_attacks": ["attack_training_points"],
         "complexity": ["complexity_by_group", "influence_groups", "rkhs_contributions"],
+        "ranking": ["InfluentialExamples", "most_influential"],
     },
 )

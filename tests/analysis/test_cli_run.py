@@ -38,6 +38,8 @@ enabled = false
 enabled = false
 [complexity]
 enabled = false
+[examples]
+enabled = false
 """
 N_GRID = 15
 

@@ -11,6 +11,7 @@ KAPPA_ONLY = {
     "malleability": {"enabled": False},
     "interventions": {"enabled": False},
     "complexity": {"enabled": False},
+    "examples": {"enabled": False},
 }
 
 

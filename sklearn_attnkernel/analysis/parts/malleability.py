@@ -18,7 +18,7 @@ import numpy as np
 from ..data import cell_data
 from .models import attack_seed, make_model, pixel_epsilon
 
-__all__ = ["attack_rows", "run", "scored"]
+__all__ = ["Clean", "attack_rows", "run", "scored", "train_and_score"]
 
 
 def scored(model, X_test, y_test, influence, train=None):
@@ -91,8 +91,12 @@ def _training_rows(model):
 
 
 @dataclasses.dataclass
-class _Clean:
-    """What every (attack, ε) cell of a task shares: the trained network and its clean view."""
+class Clean:
+    """What every (attack, ε) cell of a task shares: the trained network and its clean view.
+
+    Also what the ``examples`` part starts from (:mod:`.examples`): ``before`` is the mean
+    clean influence over the cell's test set and ``top`` the attacked set ``T``.
+    """
 
     model: object
     data: dict
@@ -105,7 +109,7 @@ class _Clean:
     F_top: np.ndarray | None = None
 
 
-def _train_and_score(s0, ctx):
+def train_and_score(s0, ctx):
     """Train the task's network once and compute the clean influence and diagnostics of ``T``."""
     from ...influence.metrics import top_positive
 
@@ -129,7 +133,7 @@ def _train_and_score(s0, ctx):
         "fit_s": fit_s,
         "clean_influence_s": clean_s,
     }
-    clean = _Clean(model, data, influence, before, top, info, health=_training_rows(model))
+    clean = Clean(model, data, influence, before, top, info, health=_training_rows(model))
     if top.size:
         clean.F_top, correct_before, loss_before = _top_set_diagnostics(model, X, y, top)
         clean.rows = [
@@ -204,5 +208,5 @@ def _attacked_cell(s, clean):
 
 def run(cells, ctx):
     """One trained network and one clean influence computation for every attack/ε cell."""
-    clean = _train_and_score(cells[0], ctx)
+    clean = train_and_score(cells[0], ctx)
     return [_attacked_cell(s, clean) for s in cells]

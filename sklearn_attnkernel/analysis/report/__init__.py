@@ -17,6 +17,7 @@ per concern, each importing only those above it:
   bootstrap CI, a mean of per-seed differences, per-seed log-log slopes) and their words;
 - :mod:`.networks`: the trained networks' settings, train/test accuracy, final loss and
   convergence, and which are near chance (left out of the verdicts, flagged in the tables);
+- :mod:`.examples`: the image grids and the top-k overlap table of the ``examples`` part;
 - :mod:`.comparison`: the verdict on each claim of the paper beside the paper's numbers
   (:data:`PAPER_NUMBERS`), one function per claim;
 - :mod:`.blocks`: what the report says, as blocks (headings, paragraphs, tables, figures):

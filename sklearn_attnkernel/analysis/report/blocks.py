@@ -12,6 +12,7 @@ networks (settings, accuracy, convergence), then one section per part, figures f
 
 from .comparison import compare_with_paper
 from .complexity import complexity_sentences
+from .examples import OVERLAP_NOTE, OVERLAP_TITLE, SECTION_TITLE
 from .networks import (
     NEAR_CHANCE,
     drop_near_chance,
@@ -44,6 +45,7 @@ _TITLES = {
     "complexity_by_group": "Complexity by influence group: share of ‖f‖²_H and leave-out change",
     "complexity_flip_by_group": "Flip rate by influence group under the attack",
     "complexity_u_shape": "U shape of the complexity and its relation to the flip rate",
+    "examples_overlap": OVERLAP_TITLE,
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -118,6 +120,7 @@ _TABLE_NOTES = {
         "κ_k = λ₁/λ_k at each rank k of the curve: the sufficient widths change by orders of "
         "magnitude with the rank at which κ is read."
     ),
+    "examples_overlap": OVERLAP_NOTE,
 }
 _SECTION_OF = {
     "table1_ntk_distance": "ntk",
@@ -135,6 +138,7 @@ _SECTION_OF = {
     "complexity_by_group": "complexity",
     "complexity_flip_by_group": "complexity",
     "complexity_u_shape": "complexity",
+    "examples_overlap": "examples",
 }
 # Figures are drawn per part; the sensitivity figures belong to the malleability part.
 _FIGURE_SECTION = {"sensitivity": "malleability"}
@@ -145,6 +149,7 @@ _SECTIONS = [
     ("malleability", "Malleability of influence scores (part malleability)"),
     ("interventions", "Interventions (part interventions)"),
     ("complexity", "Complexity by influence group (part complexity)"),
+    ("examples", SECTION_TITLE),
 ]
 _SENSITIVITY_TABLES = ("baseline", "ratio", "diagnostics")
 # Column names in words, with units; columns not listed keep their name.

@@ -16,6 +16,7 @@ import numpy as np
 from ..._utils.vocabulary import ADVERSARIAL_METHODS, ARCHITECTURES, ATTACKS, TRANSFORMS
 from ..store import atomic_write
 from .complexity import complexity_figures
+from .examples import example_grid_figures
 from .formatting import ARCHITECTURE_ORDER, architecture_label
 from .load import part_rows
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
@@ -613,6 +614,7 @@ _FIGURE_KINDS = (
     _kappa_rank_curve_figures,
     _collapse_figures,
     complexity_figures,
+    example_grid_figures,
 )
 
 

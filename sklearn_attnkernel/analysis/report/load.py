@@ -132,7 +132,8 @@ def load_results(run_dir):
     ...                       "collapse": {"transforms": ["raw"]}, "ntk": {"enabled": False},
     ...                       "malleability": {"enabled": False},
     ...                       "interventions": {"enabled": False},
-    ...                       "complexity": {"enabled": False}})
+    ...                       "complexity": {"enabled": False},
+    ...                       "examples": {"enabled": False}})
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = run_experiment(config, out, progress=False, report=False)
     ...     results, cells = load_results(out)

@@ -49,10 +49,10 @@ _SETTINGS = (
     ("width", "widths m"),
     ("tol", "tolerance"),
     ("n_iter_no_change", "patience (epochs)"),
-    ("loss", "loss (ntk: training; malleability: influence)"),
+    ("loss", "loss (ntk: training; malleability, examples: influence)"),
     ("dtype", "dtype"),
 )
-_TRAINED_PARTS = ("ntk", "malleability", "interventions", "complexity")
+_TRAINED_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples")
 #: The column that flags rows whose networks include some near chance.
 NEAR_CHANCE = "near chance"
 

@@ -103,7 +103,8 @@ def write_report(run_dir, *, figures=True):
     ...                       "collapse": {"enabled": False}, "ntk": {"enabled": False},
     ...                       "malleability": {"enabled": False},
     ...                       "interventions": {"enabled": False},
-    ...                       "complexity": {"enabled": False}})
+    ...                       "complexity": {"enabled": False},
+    ...                       "examples": {"enabled": False}})
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = run_experiment(config, out, progress=False, report=False)
     ...     outcome = write_report(out, figures=False)
@@ -167,7 +168,8 @@ def build_report(run_dir, *, figures=True):
     ...                       "collapse": {"enabled": False}, "ntk": {"enabled": False},
     ...                       "malleability": {"enabled": False},
     ...                       "interventions": {"enabled": False},
-    ...                       "complexity": {"enabled": False}})
+    ...                       "complexity": {"enabled": False},
+    ...                       "examples": {"enabled": False}})
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = run_experiment(config, out, progress=False, report=False)
     ...     path = build_report(out, figures=False)

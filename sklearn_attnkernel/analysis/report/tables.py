@@ -5,6 +5,7 @@ import numpy as np
 
 from ..._utils.vocabulary import ATTACKS
 from .complexity import complexity_tables
+from .examples import example_tables
 from .formatting import label_architectures, wide
 from .load import part_rows
 from .sensitivity import sensitivity_displays, sensitivity_tables
@@ -159,6 +160,7 @@ _BUILDERS = (
     _collapse_tables,
     _sensitivity_tables,
     complexity_tables,
+    example_tables,
 )
 
 
@@ -178,8 +180,8 @@ def build_tables(results):
         ``table2_flip_rates``, ``table2_spearman``, ``table2_top_k``,
         ``table3_adversarial_training``, ``table5_interventions``, ``kappa``,
         ``kappa_rank_curve``, ``collapse``, ``complexity_by_group``,
-        ``complexity_flip_by_group``, ``complexity_u_shape``. Tables whose part was not run
-        are left out.
+        ``complexity_flip_by_group``, ``complexity_u_shape``, ``examples_overlap``. Tables
+        whose part was not run are left out.
 
     Examples
     --------

@@ -18,6 +18,7 @@ TINY_COMPLEXITY = {
     "ntk": {"enabled": False},
     "malleability": {"enabled": False},
     "interventions": {"enabled": False},
+    "examples": {"enabled": False},
     "complexity": {"n_train": [80], "width": 32, "steps": 2, "epsilon": 0.2},
 }
 
