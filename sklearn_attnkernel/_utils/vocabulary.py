@@ -34,7 +34,7 @@ ADVERSARIAL_METHODS = ("fgsm", "pgd", "mim")
 ATTACKS = (*ADVERSARIAL_METHODS, "random")
 
 #: The parts of the analysis, in the order they run and are reported.
-PARTS = ("kappa", "collapse", "ntk", "malleability", "interventions")
+PARTS = ("kappa", "collapse", "ntk", "malleability", "interventions", "landscape")
 
 #: The largest network width taken as practical: 10⁵, our choice (the paper gives no number),
 #: the default of ``kappa_report(practical_width=...)`` and of ``kappa.practical_width``.

@@ -277,10 +277,27 @@ def _expand_interventions(cfg):
             yield Cell("interventions", settings, group=("kind",))
 
 
+def _expand_landscape(cfg):
+    table = cfg["landscape"]
+    for dataset, setting, n_train, seed in data_grid(cfg, "landscape"):
+        data = _data_settings(cfg, "landscape", dataset, setting, n_train, seed)
+        for architecture in table["architectures"]:
+            yield Cell(
+                "landscape",
+                {
+                    **data,
+                    **_network_settings(cfg, "landscape"),
+                    "architecture": architecture,
+                    **{key: table[key] for key in ("width", "n_points", "span", "rise")},
+                },
+            )
+
+
 _EXPANDERS = {
     "kappa": _expand_kappa,
     "collapse": _expand_collapse,
     "ntk": _expand_ntk,
     "malleability": _expand_malleability,
     "interventions": _expand_interventions,
+    "landscape": _expand_landscape,
 }

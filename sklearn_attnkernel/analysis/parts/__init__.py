@@ -5,7 +5,7 @@ context (``root``: data folder, ``threads``) and returns one ``(settings, rows, 
 tuple per cell. The torch parts import torch inside their runner only.
 """
 
-from . import collapse, interventions, kappa, malleability, ntk
+from . import collapse, interventions, kappa, landscape, malleability, ntk
 
 __all__ = ["RUNNERS", "TORCH_PARTS"]
 
@@ -16,7 +16,8 @@ RUNNERS = {
     "ntk": ntk.run,
     "malleability": malleability.run,
     "interventions": interventions.run,
+    "landscape": landscape.run,
 }
 
 #: Parts whose cells train networks (they seed torch's process-wide generator).
-TORCH_PARTS = ("ntk", "malleability", "interventions")
+TORCH_PARTS = ("ntk", "malleability", "interventions", "landscape")

@@ -52,7 +52,7 @@ _SETTINGS = (
     ("loss", "loss (ntk: training; malleability: influence)"),
     ("dtype", "dtype"),
 )
-_TRAINED_PARTS = ("ntk", "malleability", "interventions")
+_TRAINED_PARTS = ("ntk", "malleability", "interventions", "landscape")
 #: The column that flags rows whose networks include some near chance.
 NEAR_CHANCE = "near chance"
 
