@@ -11,6 +11,7 @@ networks (settings, accuracy, convergence), then one section per part, figures f
 """
 
 from .comparison import compare_with_paper
+from .landscape import landscape_findings
 from .networks import (
     NEAR_CHANCE,
     drop_near_chance,
@@ -40,6 +41,8 @@ _TITLES = {
     "sensitivity_baseline": "Each attack against the paired random ±ε baseline",
     "sensitivity_ratio": "MLP-Attn / 2L-ReLU ratio of mean flip rates",
     "sensitivity_diagnostics": "Attack diagnostics on the top-k set",
+    "landscape": "Loss landscape: curvature and basin area around the trained weights",
+    "landscape_difference": "Loss landscape: MLP-Attn − 2L-ReLU, paired per seed",
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -98,6 +101,18 @@ _TABLE_NOTES = {
         "κ_k = λ₁/λ_k at each rank k of the curve: the sufficient widths change by orders of "
         "magnitude with the rank at which κ is read."
     ),
+    "landscape": (
+        "The training objective at θ* + a·d₁ + b·d₂ (filter-normalised random directions, grid "
+        "[-span, span]², see the cell settings). Curvature: central finite difference "
+        "(L(h) − 2L(0) + L(−h))/h² at the grid step h; mean curvature: of d₁ and d₂. Basin "
+        "area: share of the grid whose loss is at most the centre's plus rise (0.1 by "
+        "default). Lower curvature and larger area: a flatter, broader minimum."
+    ),
+    "landscape_difference": (
+        "Per seed, the MLP-Attn value minus the 2L-ReLU value (same training points, same "
+        "directions' seed), then mean ± 95 % Student-t CI over seeds. The sentences above "
+        "rest on this table."
+    ),
 }
 _SECTION_OF = {
     "table1_ntk_distance": "ntk",
@@ -112,6 +127,8 @@ _SECTION_OF = {
     "sensitivity_baseline": "malleability",
     "sensitivity_ratio": "malleability",
     "sensitivity_diagnostics": "malleability",
+    "landscape": "landscape",
+    "landscape_difference": "landscape",
 }
 # Figures are drawn per part; the sensitivity figures belong to the malleability part.
 _FIGURE_SECTION = {"sensitivity": "malleability"}
@@ -121,6 +138,7 @@ _SECTIONS = [
     ("ntk", "NTK distance vs width (part ntk)"),
     ("malleability", "Malleability of influence scores (part malleability)"),
     ("interventions", "Interventions (part interventions)"),
+    ("landscape", "Loss landscape (part landscape)"),
 ]
 _SENSITIVITY_TABLES = ("baseline", "ratio", "diagnostics")
 # Column names in words, with units; columns not listed keep their name.
@@ -338,6 +356,8 @@ def _section_blocks(section, title, tables, figures, health, results):
     blocks += [("figure", path, caption) for _, path, caption in figs]
     if section == "malleability":
         blocks += _sensitivity_findings(tables, results)
+    if section == "landscape" and (found := landscape_findings(results)):
+        blocks.append(("list", found))
     for name in names:
         blocks += _table_blocks(name, tables[name][1], health)
     return blocks

@@ -16,6 +16,7 @@ import numpy as np
 from ..._utils.vocabulary import ADVERSARIAL_METHODS, ARCHITECTURES, ATTACKS, TRANSFORMS
 from ..store import atomic_write
 from .formatting import ARCHITECTURE_ORDER, architecture_label
+from .landscape import landscape_figures
 from .load import part_rows
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
 from .stats import summarize
@@ -611,6 +612,7 @@ _FIGURE_KINDS = (
     _spectra_figures,
     _kappa_rank_curve_figures,
     _collapse_figures,
+    landscape_figures,
 )
 
 

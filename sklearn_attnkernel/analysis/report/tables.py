@@ -5,6 +5,7 @@ import numpy as np
 
 from ..._utils.vocabulary import ATTACKS
 from .formatting import label_architectures, wide
+from .landscape import landscape_tables
 from .load import part_rows
 from .sensitivity import sensitivity_displays, sensitivity_tables
 from .stats import summarize
@@ -157,6 +158,7 @@ _BUILDERS = (
     _kappa_tables,
     _collapse_tables,
     _sensitivity_tables,
+    landscape_tables,
 )
 
 
