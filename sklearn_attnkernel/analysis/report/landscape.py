@@ -33,7 +33,7 @@ CAPTION = (
     "d₁, d₂ random Gaussian directions normalised per neuron to the trained weights (Li et al. "
     "2018), so a = 1 moves every neuron by its own norm; the two directions are drawn from the "
     "same seed for both architectures. Top: surface; bottom: contours; one colour scale for "
-    "all panels. Seed {seed} (the lowest); the tables summarise every seed."
+    "all panels. {which}; the tables summarise every seed."
 )
 
 
@@ -168,7 +168,11 @@ def _finding(key, rows):
         "Student-t CI of the per-seed differences)"
     )
     if n < 2:
-        return f"{where}: one seed, no interval, so no verdict on Fig. 5's claim ({numbers})."
+        return (
+            f"{where}: one seed, no interval, so no verdict on Fig. 5's claim ({label} − "
+            f"2L-ReLU: mean curvature {format_ci(*curvature)}, basin area "
+            f"{format_ci(*area)} of the grid)."
+        )
     flat = _direction(*curvature, lower="flatter", higher="sharper")
     broad = _direction(*area, lower="narrower", higher="broader")
     said = [word for word in (flat, broad) if word]
@@ -305,4 +309,5 @@ def landscape_figures(results):
         seed, grids = _grids(group)
         title = f"Loss landscape — {dataset}, {setting}, n = {n_train}, m = {width}"
         stem = f"landscape_{dataset}_{setting}_n{n_train}_m{width}"
-        yield "landscape", stem, CAPTION.format(seed=seed), _landscape_figure(grids, title)
+        which = "The full training split" if pd.isna(seed) else f"Seed {seed} (the lowest)"
+        yield "landscape", stem, CAPTION.format(which=which), _landscape_figure(grids, title)

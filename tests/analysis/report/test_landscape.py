@@ -118,6 +118,7 @@ def test_one_seed_gives_no_verdict():
         summary_rows({"relu": RELU[:1], "attention": [(1.0, 1.0, 0.9)]})
     )
     assert "one seed, no interval, so no verdict" in sentence
+    assert "MLP-Attn − 2L-ReLU: mean curvature -4, basin area 0.7 of the grid" in sentence
     assert "as the paper" not in sentence
 
 
@@ -178,3 +179,11 @@ def test_the_report_has_the_landscape_section(tiny_report):
     assert "MLP-Attn's minimum is" in text
     assert (tiny_report / "figures" / "landscape_digits_binary_n60_m16.png").is_file()
     assert (tiny_report / "tables" / "landscape_difference.csv").is_file()
+
+
+def test_a_full_split_cell_is_captioned_as_such():
+    a = np.linspace(-1.0, 1.0, 3)
+    rows = _grid_rows("relu", None, 1 + a[:, None] ** 2 + a[None, :] ** 2)
+    results = _typed(pd.DataFrame(rows).assign(key="hand-made"))
+    ((_, _, caption, _),) = list(landscape_figures(results))
+    assert "The full training split" in caption
