@@ -16,6 +16,7 @@ module itself is only read.
 """
 
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -32,9 +33,9 @@ __all__ = [
     "loss_landscape",
 ]
 
-#: The unit each row of a parameter's direction is normalised by: the weights *into* one unit
-#: (Li et al.'s "filter"). ``W`` (width × n_features) holds one hidden unit per row; the readout
-#: ``A`` (width × n_outputs, used as ``h @ A``) holds one output unit per column.
+#: The axis of a parameter that indexes its neurons, where it is not 0. A neuron's slice is the
+#: weights *into* one unit (Li et al.'s "filter"): ``W`` (width × n_features) holds one hidden
+#: unit per row, the readout ``A`` (width × n_outputs, used as ``h @ A``) one output per column.
 _NEURON_AXIS = {"A": 1}
 
 
@@ -66,7 +67,7 @@ def filter_normalized_direction(weights, generator, *, neuron_axis=0):
     [5.0, 2.0]
     """
     weights = np.asarray(weights, dtype=np.float64)
-    draw = generator.standard_normal(weights.shape)
+    draw = generator.standard_normal(weights.shape)  # drawn for 1-D too: the stream stays aligned
     if weights.ndim < 2:
         return np.zeros_like(weights)
     moved = np.moveaxis(draw, neuron_axis, 0).reshape(weights.shape[neuron_axis], -1)
@@ -133,7 +134,7 @@ def _check_grid(n_points, span, rise):
     for name, value in (("span", span), ("rise", rise)):
         if (
             isinstance(value, bool)
-            or not isinstance(value, int | float)
+            or not isinstance(value, numbers.Real)
             or not (math.isfinite(value) and value > 0)
         ):
             raise ValueError(
