@@ -41,6 +41,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "TwoLayerReLU",
             "TwoLayerReLUClassifier",
             "TwoLayerReLURegressor",
+            "loss_landscape",
             "make_adversarially_trained",
             "make_mlp_attn",
             "make_two_layer_relu",

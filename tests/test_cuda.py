@@ -220,3 +220,15 @@ def test_recorded_intervention_accuracies_on_cuda_match_cpu():
     }
     assert results["cuda"]["accuracy_by_epoch"] == results["cpu"]["accuracy_by_epoch"]
     assert results["cuda"]["accuracy"] == results["cpu"]["accuracy"]
+
+
+def test_loss_landscape_on_cuda_matches_cpu(blobs):
+    """The whole float64 grid on the GPU agrees with the CPU's to summation order."""
+    from sklearn_attnkernel import loss_landscape
+
+    X, y = blobs
+    clf = TwoLayerReLUClassifier(**KW, dtype="float64", device="cpu", random_state=0).fit(X, y)
+    gpu = loss_landscape(clf, X, y, n_points=5, random_state=0, device="cuda")
+    cpu = loss_landscape(clf, X, y, n_points=5, random_state=0)
+    np.testing.assert_allclose(gpu.losses, cpu.losses, rtol=1e-10)
+    assert clf.net_.module_.W.device.type == "cpu"

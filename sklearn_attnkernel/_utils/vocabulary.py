@@ -34,7 +34,16 @@ ADVERSARIAL_METHODS = ("fgsm", "pgd", "mim")
 ATTACKS = (*ADVERSARIAL_METHODS, "random")
 
 #: The parts of the analysis, in the order they run and are reported.
-PARTS = ("kappa", "collapse", "ntk", "malleability", "interventions", "complexity", "examples")
+PARTS = (
+    "kappa",
+    "collapse",
+    "ntk",
+    "malleability",
+    "interventions",
+    "complexity",
+    "examples",
+    "landscape",
+)
 
 #: The largest network width taken as practical: 10⁵, our choice (the paper gives no number),
 #: the default of ``kappa_report(practical_width=...)`` and of ``kappa.practical_width``.

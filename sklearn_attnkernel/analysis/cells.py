@@ -344,6 +344,22 @@ def _expand_examples(cfg):
             yield Cell("examples", settings)
 
 
+def _expand_landscape(cfg):
+    table = cfg["landscape"]
+    for dataset, setting, n_train, seed in data_grid(cfg, "landscape"):
+        data = _data_settings(cfg, "landscape", dataset, setting, n_train, seed)
+        for architecture in table["architectures"]:
+            yield Cell(
+                "landscape",
+                {
+                    **data,
+                    **_network_settings(cfg, "landscape"),
+                    "architecture": architecture,
+                    **{key: table[key] for key in ("width", "n_points", "span", "rise")},
+                },
+            )
+
+
 _EXPANDERS = {
     "kappa": _expand_kappa,
     "collapse": _expand_collapse,
@@ -352,4 +368,5 @@ _EXPANDERS = {
     "interventions": _expand_interventions,
     "complexity": _expand_complexity,
     "examples": _expand_examples,
+    "landscape": _expand_landscape,
 }

@@ -159,13 +159,23 @@ DEFAULT_CONFIG = {
         "alpha": 1e-3,
         "loss": "squared",
     },
+    "landscape": {
+        "enabled": False,
+        "n_train": [2000],
+        "architectures": ["relu", "attention"],
+        "width": 1024,
+        "n_points": 21,
+        "span": 1.0,
+        "rise": 0.1,
+    },
 }
 
 #: What ``--quick`` changes in :data:`DEFAULT_CONFIG`: digits, κ + collapse + NTK vs width +
 #: malleability, without adversarial training and interventions (the costly parts), 60 epochs,
 #: n = 500 (300 for the NTK part), 3 ε values and one training-set size for malleability, and
 #: complexity by influence group on one seed (n = 200, width 256); the example grid on 2 test
-#: points of one seed (10-class, n = 300, width 1024). Runs in a few minutes on 2 CPU cores.
+#: points of one seed (10-class, n = 300, width 1024); a 9 × 9 loss landscape on one seed and
+#: n = 300. Runs in a few minutes on 2 CPU cores.
 QUICK_OVERRIDES = {
     "run": {"name": "quick", "seeds": [0, 1, 2]},
     "data": {
@@ -190,6 +200,7 @@ QUICK_OVERRIDES = {
         "width": 1024,
         "n_test_points": 2,
     },
+    "landscape": {"enabled": True, "seeds": [0], "n_train": [300], "n_points": 9},
 }
 
 # Keys every part table may carry to override the shared axes for that part alone.
@@ -416,6 +427,14 @@ def _check_adversarial(key, table):
     return out
 
 
+def _check_odd_points(key, value):
+    if not _is_int(value) or value < 3 or value % 2 == 0:
+        raise ConfigError(
+            key, f"must be an odd integer >= 3 (the trained weights are the centre), got {value!r}."
+        )
+    return int(value)
+
+
 _SEEDS = _list(_integer(0))
 _N_GRID = _list(_check_n)
 _WIDTHS = _list(_integer(1))
@@ -515,6 +534,11 @@ _RULES = (
     ("examples.kernel", _choice(("empirical", "infinite"))),
     ("examples.alpha", _real()),
     ("examples.loss", _choice(("squared", "cross_entropy"))),
+    ("landscape.architectures", _ARCHITECTURE_LIST),
+    ("landscape.width", _integer(1)),
+    ("landscape.n_points", _check_odd_points),
+    ("landscape.span", _real()),
+    ("landscape.rise", _real()),
 )
 
 
@@ -601,6 +625,14 @@ class ExperimentConfig:
         on the top set ``T`` (``attack``, ``epsilon``, ``epsilon_space``, ``steps``,
         ``step_size``, ``clip``, ``mode``, ``top_fraction``) and the influence (``kernel``,
         ``alpha``, ``loss``), as in ``[malleability]``.
+    ``[landscape]``
+        The training loss around the trained weights (paper Fig. 5,
+        :func:`~sklearn_attnkernel.loss_landscape`): ``enabled`` (default false; the
+        ``--quick`` preset turns it on with a 9 × 9 grid, one seed and n = 300),
+        ``n_train`` (default [2000]), ``architectures``, ``width`` (one width, default 1024),
+        ``n_points`` (odd, per direction, default 21), ``span`` (the grid covers
+        ``[-span, span]²`` in filter-normalised units, default 1), ``rise`` (the basin of the
+        area summary: loss at most the centre's plus ``rise``, default 0.1).
 
     Every part table also takes ``enabled`` and may override ``seeds``, ``n_train``,
     ``settings`` and (as a sub-table) ``training`` for that part alone.
@@ -625,7 +657,7 @@ class ExperimentConfig:
     >>> from sklearn_attnkernel.analysis.config import load_config
     >>> config = load_config({"data": {"settings": ["binary"]}}, quick=True)
     >>> sorted({cell.part for cell in config.cells()})
-    ['collapse', 'complexity', 'examples', 'kappa', 'malleability', 'ntk']
+    ['collapse', 'complexity', 'examples', 'kappa', 'landscape', 'malleability', 'ntk']
     >>> config["malleability"]["epsilons"]
     [0.03, 0.1, 0.3]
     """

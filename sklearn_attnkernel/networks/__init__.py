@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "modules": ["TwoLayerReLU", "resolve_device", "unwrap_model"],
         "estimators": ["TwoLayerReLUClassifier", "TwoLayerReLURegressor"],
+        "landscape": ["loss_landscape"],
         "pipelines": [
             "NetworkPipeline",
             "make_adversarially_trained",

@@ -5,7 +5,7 @@ context (``root``: data folder, ``threads``) and returns one ``(settings, rows, 
 tuple per cell. The torch parts import torch inside their runner only.
 """
 
-from . import collapse, complexity, examples, interventions, kappa, malleability, ntk
+from . import collapse, complexity, examples, interventions, kappa, landscape, malleability, ntk
 
 __all__ = ["RUNNERS", "TORCH_PARTS"]
 
@@ -18,7 +18,8 @@ RUNNERS = {
     "interventions": interventions.run,
     "complexity": complexity.run,
     "examples": examples.run,
+    "landscape": landscape.run,
 }
 
-#: Parts whose cells train networks (they seed torch's process-wide generator).
-TORCH_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples")
+#: Parts whose cells train networks (they seed torch\'s process-wide generator).
+TORCH_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples", "landscape")

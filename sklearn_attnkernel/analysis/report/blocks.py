@@ -13,6 +13,7 @@ networks (settings, accuracy, convergence), then one section per part, figures f
 from .comparison import compare_with_paper
 from .complexity import complexity_sentences
 from .examples import OVERLAP_NOTE, OVERLAP_TITLE, SECTION_TITLE
+from .landscape import landscape_findings
 from .networks import (
     NEAR_CHANCE,
     drop_near_chance,
@@ -46,6 +47,8 @@ _TITLES = {
     "complexity_flip_by_group": "Flip rate by influence group under the attack",
     "complexity_u_shape": "U shape of the complexity and its relation to the flip rate",
     "examples_overlap": OVERLAP_TITLE,
+    "landscape": "Loss landscape: curvature and basin area around the trained weights",
+    "landscape_difference": "Loss landscape: MLP-Attn − 2L-ReLU, paired per seed",
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -121,6 +124,18 @@ _TABLE_NOTES = {
         "magnitude with the rank at which κ is read."
     ),
     "examples_overlap": OVERLAP_NOTE,
+    "landscape": (
+        "The training objective at θ* + a·d₁ + b·d₂ (filter-normalised random directions, grid "
+        "[-span, span]², see the cell settings). Curvature: central finite difference "
+        "(L(h) − 2L(0) + L(−h))/h² at the grid step h; mean curvature: of d₁ and d₂. Basin "
+        "area: share of the grid whose loss is at most the centre's plus rise (0.1 by "
+        "default). Lower curvature and larger area: a flatter, broader minimum."
+    ),
+    "landscape_difference": (
+        "Per seed, the MLP-Attn value minus the 2L-ReLU value (same training points, same "
+        "directions' seed), then mean ± 95 % Student-t CI over seeds. The sentences above "
+        "rest on this table."
+    ),
 }
 _SECTION_OF = {
     "table1_ntk_distance": "ntk",
@@ -139,6 +154,8 @@ _SECTION_OF = {
     "complexity_flip_by_group": "complexity",
     "complexity_u_shape": "complexity",
     "examples_overlap": "examples",
+    "landscape": "landscape",
+    "landscape_difference": "landscape",
 }
 # Figures are drawn per part; the sensitivity figures belong to the malleability part.
 _FIGURE_SECTION = {"sensitivity": "malleability"}
@@ -150,6 +167,7 @@ _SECTIONS = [
     ("interventions", "Interventions (part interventions)"),
     ("complexity", "Complexity by influence group (part complexity)"),
     ("examples", SECTION_TITLE),
+    ("landscape", "Loss landscape (part landscape)"),
 ]
 _SENSITIVITY_TABLES = ("baseline", "ratio", "diagnostics")
 # Column names in words, with units; columns not listed keep their name.
@@ -372,6 +390,8 @@ def _section_blocks(section, title, tables, figures, health, results):
         blocks += _sensitivity_findings(tables, results)
     if section == "complexity" and complexity_sentences(results):
         blocks += [("p", "What the measured cells say:"), ("list", complexity_sentences(results))]
+    if section == "landscape" and (found := landscape_findings(results)):
+        blocks.append(("list", found))
     for name in names:
         blocks += _table_blocks(name, tables[name][1], health)
     return blocks

@@ -18,6 +18,7 @@ from ..store import atomic_write
 from .complexity import complexity_figures
 from .examples import example_grid_figures
 from .formatting import ARCHITECTURE_ORDER, architecture_label
+from .landscape import landscape_figures
 from .load import part_rows
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
 from .stats import summarize
@@ -615,6 +616,7 @@ _FIGURE_KINDS = (
     _collapse_figures,
     complexity_figures,
     example_grid_figures,
+    landscape_figures,
 )
 
 

@@ -39,7 +39,9 @@ _DIMENSIONS = [
     "seed",
 ]
 _INT_COLUMNS = ("n_train", "n_test", "width", "rank", "epoch", "seed", "epochs", "batch_size")
+_INT_COLUMNS += ("n_points",)  # landscape
 _FLOAT_COLUMNS = ("epsilon", "value", "lr", "reg_lambda", "sigma_w", "alpha", "top_fraction")
+_FLOAT_COLUMNS += ("d1_step", "d2_step", "span", "rise")  # landscape
 _BOOL_COLUMNS = ("adversarial_training", "clip")
 _CELL_COLUMNS = ["key", "part", "status", "error", "wall_time_s", "device", "versions", "notes"]
 

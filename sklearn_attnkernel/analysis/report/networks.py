@@ -52,7 +52,7 @@ _SETTINGS = (
     ("loss", "loss (ntk: training; malleability, examples: influence)"),
     ("dtype", "dtype"),
 )
-_TRAINED_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples")
+_TRAINED_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples", "landscape")
 #: The column that flags rows whose networks include some near chance.
 NEAR_CHANCE = "near chance"
 

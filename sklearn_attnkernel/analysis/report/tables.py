@@ -7,6 +7,7 @@ from ..._utils.vocabulary import ATTACKS
 from .complexity import complexity_tables
 from .examples import example_tables
 from .formatting import label_architectures, wide
+from .landscape import landscape_tables
 from .load import part_rows
 from .sensitivity import sensitivity_displays, sensitivity_tables
 from .stats import summarize
@@ -161,6 +162,7 @@ _BUILDERS = (
     _sensitivity_tables,
     complexity_tables,
     example_tables,
+    landscape_tables,
 )
 
 
