@@ -22,7 +22,8 @@ raises the loss).
 
 import logging
 import math
-from numbers import Real
+import os
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigvalsh
@@ -196,6 +197,66 @@ def _influence_loop(loo_rows, n_test, n_train, n_outputs, f, Y_test, A_scaled, l
     return total
 
 
+def _check_backend(backend, chunk_size, spill_dir, device):
+    """Refuse options that the chosen backend does not use; return ``(spill_dir, device)``."""
+    if backend == "numpy" and (chunk_size is not None or spill_dir is not None):
+        raise ValueError(
+            f"chunk_size={chunk_size!r} and spill_dir={spill_dir!r} are options of the blocked "
+            "path; pass backend='dask' to use them, or leave them None."
+        )
+    on_gpu = device is not None and str(device) != "cpu"
+    if on_gpu and not str(device).startswith("cuda"):
+        raise ValueError(
+            f"device={device!r} is not supported; pass None or 'cpu' (LAPACK) or a CUDA device "
+            "such as 'cuda' or 'cuda:0'."
+        )
+    if on_gpu and backend == "dask":
+        raise ValueError(
+            f"device={device!r} factorises in GPU memory and backend='dask' in blocks on the "
+            "Dask scheduler; pass one of them (device=None with backend='dask')."
+        )
+    return spill_dir, (device if on_gpu else None)
+
+
+def _numpy_dual(K, Y, K_test, alpha, max_condition):
+    """The LAPACK factorisation: ``(A, h, loo_rows, condition, residual, norm1)``."""
+    _check_symmetric(K)
+    n = K.shape[0]
+    system = K.copy()
+    system.flat[:: n + 1] += alpha
+    U, info = _linalg.cholesky_upper(system)  # success proves K + αI numerically positive definite
+    if info != 0:
+        raise not_positive_definite(K, alpha, max_condition)
+    A = _linalg.solve(U, Y)
+    norm1 = _linalg.shifted_norm1(K, alpha)
+    condition = _linalg.condition_estimate(U, norm1)
+    residual = relative_residual(K @ A + alpha * A - Y, Y)
+    V, h, info = _linalg.inverse_diagonal(U)  # V = U⁻¹ in U's memory; h = diag((K + αI)⁻¹)
+    if info != 0:  # pragma: no cover - trtri only fails for a zero on the factor's diagonal
+        raise NumericalCheckError(
+            f"Inverting the Cholesky factor failed (LAPACK info={info}); increase alpha.",
+            check="positive_definite",
+            value=float("nan"),
+        )
+    return A, h, (lambda sl: _linalg.times_inverse(V, K_test[sl])), condition, residual, norm1
+
+
+def _dual(K, Y, K_test, alpha, max_condition, backend, options):
+    """Dispatch the dual factorisation to LAPACK, torch on a GPU, or blocked Dask."""
+    spill_dir, device = options
+    if backend == "dask":
+        from . import _dask
+
+        _dask.check_resources(K.shape[0], Y.shape[1] + K_test.shape[0], K.chunksize[0], spill_dir)
+        return _dask.dual_solve(K, Y, K_test, alpha, spill_dir)
+    if device is None:
+        return _numpy_dual(K, Y, K_test, alpha, max_condition)
+    _check_symmetric(K)
+    from . import _torch_linalg  # imports torch: only for a GPU
+
+    return _torch_linalg.dual_solve(K, Y, K_test, alpha, device, max_condition)
+
+
 _COMMON_CONSTRAINTS = {
     "alpha": [Interval(Real, 0, None, closed="neither")],
     "loss": [StrOptions({"squared", "cross_entropy"})],
@@ -218,6 +279,10 @@ def loo_influence(
     check=True,
     max_condition=1e12,
     return_condition=False,
+    backend="numpy",
+    chunk_size=None,
+    spill_dir=None,
+    device=None,
 ):
     """Exact leave-one-out influence of each training point under kernel ridge regression.
 
@@ -267,6 +332,29 @@ def loo_influence(
         solve may carry relative errors up to ``~1e-4``.
     return_condition : bool, default=False
         Also return the condition number of ``K + αI`` (see Returns).
+    backend : {"numpy", "dask"}, default="numpy"
+        ``"numpy"``: one in-memory factorisation (LAPACK, or torch with ``device``).
+        ``"dask"``: blocked :mod:`dask.array` linear algebra on the active Dask scheduler
+        (threads, or the cluster of a ``distributed.Client``), for ``n`` past one machine's
+        memory; ``K_train`` may then be a dask array (e.g. from
+        :func:`~sklearn_attnkernel.ntk.blocked.empirical_ntk_blocks`), never formed whole.
+        Same numbers to round-off; see :ref:`dask` and Notes.
+    chunk_size : int, default=None
+        ``backend="dask"`` only: rows of the square blocks (``None``: 2048). The last block is
+        padded, since Dask's Cholesky needs blocks of one size. A size whose working set
+        (each thread sums a block row: ``n · chunk_size`` float64) exceeds a worker's memory
+        is refused before any work, with the largest size that fits.
+    spill_dir : str or path-like, default=None
+        ``backend="dask"`` only: a folder for zarr stores of ``K_train`` and its Cholesky
+        factor, so that no stage holds an ``n × n`` array (up to ``1.5 n²`` float64 on disk;
+        a folder that cannot be written or lacks the room is refused before any work).
+        Complete stores are reused by a later call with the same kernel and ``alpha``; a killed
+        run leaves only ``*.partial-*`` folders, which are never read. On a cluster it must be
+        a folder every worker sees. ``None`` keeps the blocks in the scheduler's memory.
+    device : str, default=None
+        ``None`` or ``"cpu"``: LAPACK. A CUDA device (``"cuda"``, ``"cuda:0"``): the
+        factorisation, solves and inverse run with :mod:`torch` in float64 on that GPU
+        (``backend="numpy"`` only); the condition number is then the exact 1-norm one.
 
     Returns
     -------
@@ -310,6 +398,15 @@ def loo_influence(
     condition number exceeds ``max_condition`` by a small factor can pass. It is logged at INFO
     level with the residual, and returned with ``return_condition=True``.
 
+    ``backend="dask"`` computes the same quantities in blocks: Dask's blocked Cholesky and
+    triangular solves, ``H_ii`` as the column sums of squares of the blocked ``L⁻¹``, and the
+    checks in blocks (``‖K − Kᵀ‖_F`` blockwise, the residual from one blocked product). Its
+    condition number is estimated as LAPACK's ``pocon`` does (Hager's and Higham's method,
+    run by :func:`scipy.sparse.linalg.onenormest` on blocked solves), so it can differ from
+    the in-memory estimate where both are below the true value. A failed factorisation raises
+    the ``"positive_definite"`` error with ``value`` NaN: the smallest eigenvalue is not
+    computed out of core.
+
     Examples
     --------
     >>> import numpy as np
@@ -323,10 +420,16 @@ def loo_influence(
     >>> bool(np.isclose(condition, np.linalg.cond(K + 0.1 * np.eye(4), 1)))
     True
     """
-    K = _as_float_2d(K_train, "K_train")
-    n = K.shape[0]
-    if K.shape[1] != n:
-        raise ValueError(f"K_train must be square; got shape {K.shape}.")
+    backend_options = _check_backend(backend, chunk_size, spill_dir, device)
+    if backend == "dask":
+        from . import _dask
+
+        K, n = _dask.as_blocks(K_train, chunk_size or _dask.DEFAULT_CHUNK_SIZE)
+    else:
+        K = _as_float_2d(K_train, "K_train")
+        n = K.shape[0]
+        if K.shape[1] != n:
+            raise ValueError(f"K_train must be square; got shape {K.shape}.")
     K_test = _as_float_2d(K_test_train, "K_test_train")
     if K_test.shape[1] != n:
         raise ValueError(
@@ -334,22 +437,15 @@ def loo_influence(
             "kernel between the test points and the same training points."
         )
     Y, Yt = _check_targets(Y_train, Y_test, n, K_test.shape[0], loss)
-    _check_symmetric(K)
-
-    system = K.copy()
-    system.flat[:: n + 1] += alpha
-    U, info = _linalg.cholesky_upper(system)  # success proves K + αI numerically positive definite
-    if info != 0:
-        raise not_positive_definite(K, alpha, max_condition)
-    A = _linalg.solve(U, Y)
-    norm1 = _linalg.shifted_norm1(K, alpha)
-    condition = _linalg.condition_estimate(U, norm1)
-    residual = relative_residual(K @ A + alpha * A - Y, Y)
+    A, h, loo_rows, condition, residual, norm1 = _dual(
+        K, Y, K_test, alpha, max_condition, backend, backend_options
+    )
     logger.info(
-        "loo_influence: n=%d, alpha=%g, 1-norm condition number of K + αI (LAPACK estimate) = "
-        "%.3e, relative residual = %.2e",
+        "loo_influence: n=%d, alpha=%g, backend=%s, 1-norm condition number of K + αI = %.3e, "
+        "relative residual = %.2e",
         n,
         alpha,
+        backend,
         condition,
         residual,
     )
@@ -358,25 +454,10 @@ def loo_influence(
             raise condition_error(condition, "1-norm", norm1, alpha, max_condition, math.sqrt(n))
         _check_residual(residual, condition, "‖(K + αI)A − Y‖_F / ‖Y‖_F")
 
-    V, h, info = _linalg.inverse_diagonal(U)  # V = U⁻¹ in U's memory; h = diag((K + αI)⁻¹)
-    if info != 0:  # pragma: no cover - trtri only fails for a zero on the factor's diagonal
-        raise NumericalCheckError(
-            f"Inverting the Cholesky factor failed (LAPACK info={info}); increase alpha.",
-            check="positive_definite",
-            value=float("nan"),
-        )
     A_scaled = A / h[:, None]
     f = K_test @ A
     influence = _influence_loop(
-        lambda sl: _linalg.times_inverse(V, K_test[sl]),
-        K_test.shape[0],
-        n,
-        Y.shape[1],
-        f,
-        Yt,
-        A_scaled,
-        loss,
-        reduce,
+        loo_rows, K_test.shape[0], n, Y.shape[1], f, Yt, A_scaled, loss, reduce
     )
     return (influence, condition) if return_condition else influence
 
@@ -390,6 +471,10 @@ loo_influence = validate_params(
         "K_test_train": ["array-like"],
         "Y_test": ["array-like"],
         **_COMMON_CONSTRAINTS,
+        "backend": [StrOptions({"numpy", "dask"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "spill_dir": [str, os.PathLike, None],
+        "device": "no_validation",
     },
     prefer_skip_nested_validation=True,
 )(loo_influence)
