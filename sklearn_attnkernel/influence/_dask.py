@@ -94,11 +94,22 @@ def _cluster():
     return max(w["nthreads"] for w in workers), min(limits), sum(limits)
 
 
-def _largest_chunk(n, threads, memory):
-    # threads · (n c + extra · c²) · 8 ≤ memory, solved for c
+def _working_set(n, c, threads, n_rhs):
+    """Bytes a worker holds: each thread sums a padded block row, plus the right-hand sides."""
+    n_pad = -(-n // c) * c
+    per_task = (n_pad * c + _TASK_EXTRA_BLOCKS * c * c) * _FLOAT64_BYTES
+    return threads * per_task + 3 * n_pad * n_rhs * _FLOAT64_BYTES
+
+
+def _largest_chunk(n, threads, n_rhs, memory):
+    # threads · (n c + extra · c²) · 8 ≤ memory solved for c, then lowered until the padded
+    # working set fits (padding to a multiple of c can add up to c - 1 rows)
     per_thread = memory / (threads * _FLOAT64_BYTES)
     extra = _TASK_EXTRA_BLOCKS
-    return max(1, int((-n + math.sqrt(n * n + 4 * extra * per_thread)) / (2 * extra)))
+    c = max(1, int((-n + math.sqrt(n * n + 4 * extra * per_thread)) / (2 * extra)))
+    while c > 1 and _working_set(n, c, threads, n_rhs) > memory:
+        c -= 1
+    return c
 
 
 def _refuse(needed, available, what, way_out):
@@ -122,13 +133,12 @@ def check_resources(n, n_rhs, chunk_size, spill_dir):
     c = min(chunk_size, n)
     n_pad = -(-n // c) * c
     threads, worker_memory, total_memory = _cluster()
-    per_task = (n_pad * c + _TASK_EXTRA_BLOCKS * c * c) * _FLOAT64_BYTES
     _refuse(
-        threads * per_task + 3 * n_pad * n_rhs * _FLOAT64_BYTES,
+        _working_set(n, c, threads, n_rhs),
         worker_memory,
         f"chunk_size={chunk_size} at n={n} ({threads} thread(s) per worker, each summing a "
         f"block row of {n_pad // c} blocks of {c}×{c} float64)",
-        f"pass chunk_size <= {_largest_chunk(n_pad, threads, worker_memory)}",
+        f"pass chunk_size <= {_largest_chunk(n, threads, n_rhs, worker_memory)}",
     )
     if spill_dir is None:
         _refuse(

@@ -8,8 +8,10 @@ targets, and :func:`~sklearn_attnkernel.loo_influence` gives the exact leave-one
 kernel ridge regression with that kernel. Nothing is re-derived here.
 """
 
+import functools
 import logging
-from numbers import Real
+import os
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
@@ -25,6 +27,9 @@ from .loo import loo_influence
 logger = logging.getLogger(__name__)
 
 __all__ = ["influence_scores"]
+
+# Rows per kernel block with backend="dask" and chunk_size=None (loo_influence's default).
+_CHUNK_SIZE = 2048
 
 #: Pipeline steps that hold a transductive reference set and are re-fitted on a new ``X_train``.
 _TRANSDUCTIVE_STEPS = (LinearizedAttention, SoftmaxAttention)
@@ -80,6 +85,33 @@ def network_features(steps, X_test, X_train):
     return F_test, F_train
 
 
+def _kernels(final, F_train, F_test, kernel, backend, chunk_size, device):
+    """``(K_train, K_test)``: the training kernel in blocks (a dask array) with ``"dask"``."""
+    if kernel == "empirical":
+        from ..ntk.empirical import empirical_ntk
+
+        module = final.net_.module_
+        on_gpu = device is not None and str(device) != "cpu"
+        K_test = empirical_ntk(module, F_test, F_train, device=device if on_gpu else None)
+        if backend == "dask":
+            from ..ntk.blocked import empirical_ntk_blocks
+
+            return empirical_ntk_blocks(module, F_train, chunk_size or _CHUNK_SIZE), K_test
+        return empirical_ntk(module, F_train, device=device if on_gpu else None), K_test
+    from ..kernels.ntk import infinite_width_ntk
+
+    module = final.net_.module_
+    params = {"train_readout": bool(module.train_readout), "sigma_w": float(module.sigma_w)}
+    K_test = infinite_width_ntk(F_test, F_train, **params)
+    if backend == "dask":
+        from ..ntk.blocked import kernel_blocks
+
+        block = functools.partial(infinite_width_ntk, **params)
+        token = f"infinite_width_ntk-{sorted(params.items())}"
+        return kernel_blocks(block, F_train, chunk_size or _CHUNK_SIZE, token=token), K_test
+    return infinite_width_ntk(F_train, **params), K_test
+
+
 def influence_scores(
     estimator,
     X_test,
@@ -93,6 +125,10 @@ def influence_scores(
     reduce="mean",
     return_condition=False,
     on_near_chance="warn",
+    backend="numpy",
+    chunk_size=None,
+    spill_dir=None,
+    device=None,
 ):
     """Exact leave-one-out influence of each training point of a fitted network.
 
@@ -146,6 +182,19 @@ def influence_scores(
         score and the chance level, ``"raise"`` raises a
         :class:`~sklearn_attnkernel.influence.health.NearChanceError` (a ``ValueError``),
         ``"ignore"`` skips the check.
+    backend : {"numpy", "dask"}, default="numpy"
+        ``"dask"``: the training kernel is built in ``chunk_size × chunk_size`` blocks
+        (:func:`~sklearn_attnkernel.ntk.blocked.empirical_ntk_blocks`, or blocks of the
+        infinite-width kernel) and factorised in blocks on the active Dask scheduler, never
+        whole in memory; see :func:`~sklearn_attnkernel.loo_influence` and :ref:`dask`.
+    chunk_size : int, default=None
+        ``backend="dask"`` only: rows per block (``None``: 2048).
+    spill_dir : str or path-like, default=None
+        ``backend="dask"`` only: folder for the zarr stores of the kernel and its factor; see
+        :func:`~sklearn_attnkernel.loo_influence`.
+    device : str, default=None
+        A CUDA device (e.g. ``"cuda"``) factorises on that GPU with torch in float64 (and
+        computes the empirical kernel there); ``None`` uses LAPACK (and the network's device).
 
     Returns
     -------
@@ -263,18 +312,7 @@ def influence_scores(
     Y_train = final.encode_targets(y_train)
     Y_test = final.encode_targets(y_test)
 
-    if kernel == "empirical":
-        from ..ntk.empirical import empirical_ntk
-
-        K_train = empirical_ntk(final, F_train)
-        K_test = empirical_ntk(final, F_test, F_train)
-    else:
-        from ..kernels.ntk import infinite_width_ntk
-
-        module = final.net_.module_
-        params = {"train_readout": bool(module.train_readout), "sigma_w": float(module.sigma_w)}
-        K_train = infinite_width_ntk(F_train, **params)
-        K_test = infinite_width_ntk(F_test, F_train, **params)
+    K_train, K_test = _kernels(final, F_train, F_test, kernel, backend, chunk_size, device)
     logger.info(
         "influence_scores: %s kernel, n_train=%d, n_test=%d, %d features",
         kernel,
@@ -291,6 +329,10 @@ def influence_scores(
         loss=loss,
         reduce=reduce,
         return_condition=return_condition,
+        backend=backend,
+        chunk_size=chunk_size,
+        spill_dir=spill_dir,
+        device=device,
     )
 
 
@@ -309,6 +351,10 @@ influence_scores = validate_params(
         "reduce": [StrOptions({"mean"}), None],
         "return_condition": ["boolean"],
         "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
+        "backend": [StrOptions({"numpy", "dask"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "spill_dir": [str, os.PathLike, None],
+        "device": "no_validation",
     },
     prefer_skip_nested_validation=True,
 )(influence_scores)
