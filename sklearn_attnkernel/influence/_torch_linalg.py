@@ -26,6 +26,11 @@ def dual_solve(K, Y, K_test, alpha, device, max_condition):
     eigenvalue, computed on the CPU) when the factorisation fails.
     """
     device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} needs a CUDA GPU, and torch sees none here; pass "
+            "device=None to factorise with LAPACK on the CPU."
+        )
     with torch.no_grad():
         K_dev = torch.as_tensor(K, dtype=torch.float64, device=device)
         S = K_dev.clone()
