@@ -218,6 +218,17 @@ def _check_backend(backend, chunk_size, spill_dir, device):
     return spill_dir, (device if on_gpu else None)
 
 
+def _import_dask():
+    try:
+        from . import _dask
+    except ImportError as exc:
+        raise ImportError(
+            f"backend='dask' needs dask[distributed] and zarr ({exc}); install them with "
+            "pip install 'sklearn-attnkernel[dask]'."
+        ) from exc
+    return _dask
+
+
 def _numpy_dual(K, Y, K_test, alpha, max_condition):
     """The LAPACK factorisation: ``(A, h, loo_rows, condition, residual, norm1)``."""
     _check_symmetric(K)
@@ -245,8 +256,7 @@ def _dual(K, Y, K_test, alpha, max_condition, backend, options):
     """Dispatch the dual factorisation to LAPACK, torch on a GPU, or blocked Dask."""
     spill_dir, device = options
     if backend == "dask":
-        from . import _dask
-
+        _dask = _import_dask()
         _dask.check_resources(K.shape[0], Y.shape[1] + K_test.shape[0], K.chunksize[0], spill_dir)
         return _dask.dual_solve(K, Y, K_test, alpha, spill_dir)
     if device is None:
@@ -422,8 +432,7 @@ def loo_influence(
     """
     backend_options = _check_backend(backend, chunk_size, spill_dir, device)
     if backend == "dask":
-        from . import _dask
-
+        _dask = _import_dask()
         K, n = _dask.as_blocks(K_train, chunk_size or _dask.DEFAULT_CHUNK_SIZE)
     else:
         K = _as_float_2d(K_train, "K_train")
