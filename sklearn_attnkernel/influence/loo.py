@@ -374,7 +374,9 @@ def loo_influence(
     condition : float
         LAPACK's estimate of the 1-norm condition number ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, from
         the factorisation the scores were computed with (see Notes). Only returned when
-        ``return_condition=True``, as ``(influence, condition)``.
+        ``return_condition=True``, as ``(influence, condition)``. With
+        ``backend="dask"`` the same estimate computed in blocks (see Notes); with a CUDA
+        ``device`` the exact value.
 
     Raises
     ------
@@ -428,6 +430,9 @@ def loo_influence(
     array([ 0.147,  0.43 , -0.003,  0.001])
     >>> _, condition = loo_influence(K, y, K[:2], y[:2], alpha=0.1, return_condition=True)
     >>> bool(np.isclose(condition, np.linalg.cond(K + 0.1 * np.eye(4), 1)))
+    True
+    >>> blocked = loo_influence(K, y, K[:2], y[:2], alpha=0.1, backend="dask", chunk_size=2)
+    >>> bool(np.allclose(blocked, loo_influence(K, y, K[:2], y[:2], alpha=0.1)))
     True
     """
     backend_options = _check_backend(backend, chunk_size, spill_dir, device)
