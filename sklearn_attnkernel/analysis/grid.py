@@ -605,7 +605,7 @@ def run_grid(
     )
     context = {"root": config["data"]["root"], "threads": config["run"]["threads"]}
     # how the malleability part factorises the influence system (#16): the same numbers
-    table = config.get("malleability", {})
+    table = config["malleability"]
     context["influence"] = {key: table[key] for key in ("backend", "chunk_size") if key in table}
     failed = _run_pending(
         pending,
