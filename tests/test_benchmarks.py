@@ -50,7 +50,16 @@ CLASSES = benchmark_classes()
 
 def test_every_module_has_benchmarks():
     with_benchmarks = {cls.__module__ for cls in CLASSES}
-    expected = {"attention", "kappa", "influence", "ntk", "training", "malleability", "landscape"}
+    expected = {
+        "attention",
+        "kappa",
+        "influence",
+        "ntk",
+        "training",
+        "malleability",
+        "landscape",
+        "out_of_core",
+    }
     assert {name.removeprefix("benchmarks.") for name in with_benchmarks} == expected
 
 

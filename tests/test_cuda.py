@@ -232,3 +232,52 @@ def test_loss_landscape_on_cuda_matches_cpu(blobs):
     cpu = loss_landscape(clf, X, y, n_points=5, random_state=0)
     np.testing.assert_allclose(gpu.losses, cpu.losses, rtol=1e-10)
     assert clf.net_.module_.W.device.type == "cpu"
+
+
+# --------------------------------------------------------------------------------------------
+# the dual leave-one-out path factorised on the GPU (issue #16): float64 Cholesky on both
+# devices, κ ≈ 1e3, so the influence agrees to 1e-10 relative (the norm of the difference)
+
+
+def _loo_problem(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    F = rng.normal(size=(n + 20, 16))
+    K = F @ F.T / 16
+    Y = np.eye(3)[rng.integers(0, 3, n + 20)]
+    return K[:n, :n].copy(), Y[:n], K[n:, :n].copy(), Y[n:]
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
+def test_loo_influence_on_cuda_matches_cpu(loss):
+    from sklearn_attnkernel import loo_influence
+
+    K, Y, K_test, Y_test = _loo_problem()
+    options = {"alpha": 1e-2, "loss": loss, "reduce": None, "return_condition": True}
+    cpu, cpu_condition = loo_influence(K, Y, K_test, Y_test, **options)
+    gpu, gpu_condition = loo_influence(K, Y, K_test, Y_test, **options, device="cuda")
+    assert np.linalg.norm(gpu - cpu) <= 1e-10 * np.linalg.norm(cpu)
+    # the GPU's condition number is exact, LAPACK's an estimate from below
+    exact = np.linalg.cond(K + 1e-2 * np.eye(K.shape[0]), 1)
+    assert gpu_condition == pytest.approx(exact, rel=1e-8)
+    assert cpu_condition <= gpu_condition * (1 + 1e-8)
+
+
+def test_loo_influence_on_cuda_refuses_a_kernel_that_is_not_positive_definite():
+    from sklearn_attnkernel import NumericalCheckError, loo_influence
+
+    K, Y, K_test, Y_test = _loo_problem()
+    K[5, 5] = -10.0
+    with pytest.raises(NumericalCheckError) as refused:
+        loo_influence(K, Y, K_test, Y_test, device="cuda")
+    assert refused.value.check == "positive_definite"
+
+
+def test_influence_scores_on_cuda_match_cpu(blobs):
+    from sklearn_attnkernel.influence.estimators import influence_scores
+
+    X, y = blobs
+    model = TwoLayerReLUClassifier(**KW, dtype="float64", device="cpu", random_state=0).fit(X, y)
+    options = {"alpha": 1e-2, "on_near_chance": "ignore"}
+    cpu = influence_scores(model, X[:10], y[:10], **options)
+    gpu = influence_scores(model, X[:10], y[:10], **options, device="cuda")
+    assert np.linalg.norm(gpu - cpu) <= 1e-8 * np.linalg.norm(cpu)

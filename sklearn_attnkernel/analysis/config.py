@@ -107,6 +107,8 @@ DEFAULT_CONFIG = {
         "loss": "squared",
         "adversarial_training": [False, True],
         "adversarial": {"method": "pgd", "epsilon": 0.3, "steps": 10},
+        "backend": "numpy",
+        "chunk_size": None,
     },
     "interventions": {
         "enabled": True,
@@ -539,6 +541,8 @@ _RULES = (
     ("landscape.n_points", _check_odd_points),
     ("landscape.span", _real()),
     ("landscape.rise", _real()),
+    ("malleability.backend", _choice(("numpy", "dask"))),
+    ("malleability.chunk_size", _optional(_integer(1))),
 )
 
 
@@ -603,6 +607,9 @@ class ExperimentConfig:
         the ``[malleability.adversarial]`` table (``method``, ``epsilon`` in pixels,
         ``steps``, optional ``step_size``, default ``2.5 ε / steps``) used when it is true:
         the network then trains on adversarial examples made in pixel space.
+        ``backend`` ("numpy"; "dask": the influence factorised in blocks on the active Dask
+        scheduler, :ref:`dask`) and ``chunk_size`` (its block rows; default 2048): how the
+        influence is computed, not what, so they are not part of a cell's key.
     ``[interventions]``
         ``n_train`` (default [1000]: one size, not the data grid), ``architectures``,
         ``widths``, ``kinds`` ("curated", "transformed", "adversarial"),

@@ -604,6 +604,9 @@ def run_grid(
         n_corrupt,
     )
     context = {"root": config["data"]["root"], "threads": config["run"]["threads"]}
+    # how the malleability part factorises the influence system (#16): the same numbers
+    table = config["malleability"]
+    context["influence"] = {key: table[key] for key in ("backend", "chunk_size") if key in table}
     failed = _run_pending(
         pending,
         (done, retried),

@@ -8,8 +8,10 @@ targets, and :func:`~sklearn_attnkernel.loo_influence` gives the exact leave-one
 kernel ridge regression with that kernel. Nothing is re-derived here.
 """
 
+import functools
 import logging
-from numbers import Real
+import os
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
@@ -25,6 +27,9 @@ from .loo import loo_influence
 logger = logging.getLogger(__name__)
 
 __all__ = ["influence_scores"]
+
+# Rows per kernel block with backend="dask" and chunk_size=None (loo_influence's default).
+_CHUNK_SIZE = 2048
 
 #: Pipeline steps that hold a transductive reference set and are re-fitted on a new ``X_train``.
 _TRANSDUCTIVE_STEPS = (LinearizedAttention, SoftmaxAttention)
@@ -80,22 +85,46 @@ def network_features(steps, X_test, X_train):
     return F_test, F_train
 
 
-def network_kernel(final, F, F_other=None, *, kernel="empirical"):
+def network_kernel(final, F, F_other=None, *, kernel="empirical", device=None):
     """The kernel of the fitted network ``final`` between feature rows ``F`` and ``F_other``.
 
     ``"empirical"``: its empirical NTK (:func:`~sklearn_attnkernel.empirical_ntk`, averaged over
-    the outputs); ``"infinite"``: the infinite-width NTK with its ``train_readout`` and
-    ``sigma_w``. ``F_other=None`` gives the symmetric kernel of ``F`` with itself.
+    the outputs, computed on ``device`` when that is a GPU); ``"infinite"``: the infinite-width
+    NTK with its ``train_readout`` and ``sigma_w``. ``F_other=None`` gives the symmetric kernel
+    of ``F`` with itself.
     """
+    module = final.net_.module_
     if kernel == "empirical":
         from ..ntk.empirical import empirical_ntk
 
-        return empirical_ntk(final, F, F_other)
+        on_gpu = device is not None and str(device) != "cpu"
+        return empirical_ntk(module, F, F_other, device=device if on_gpu else None)
     from ..kernels.ntk import infinite_width_ntk
 
+    return infinite_width_ntk(F, F_other, **_infinite_params(module))
+
+
+def _infinite_params(module):
+    return {"train_readout": bool(module.train_readout), "sigma_w": float(module.sigma_w)}
+
+
+def _kernels(final, F_train, F_test, kernel, backend, chunk_size, device):
+    """``(K_train, K_test)``: the training kernel in blocks (a dask array) with ``"dask"``."""
+    K_test = network_kernel(final, F_test, F_train, kernel=kernel, device=device)
+    if backend != "dask":
+        return network_kernel(final, F_train, kernel=kernel, device=device), K_test
     module = final.net_.module_
-    params = {"train_readout": bool(module.train_readout), "sigma_w": float(module.sigma_w)}
-    return infinite_width_ntk(F, F_other, **params)
+    if kernel == "empirical":
+        from ..ntk.blocked import empirical_ntk_blocks
+
+        return empirical_ntk_blocks(module, F_train, chunk_size or _CHUNK_SIZE), K_test
+    from ..kernels.ntk import infinite_width_ntk
+    from ..ntk.blocked import kernel_blocks
+
+    params = _infinite_params(module)
+    block = functools.partial(infinite_width_ntk, **params)
+    token = f"infinite_width_ntk-{sorted(params.items())}"
+    return kernel_blocks(block, F_train, chunk_size or _CHUNK_SIZE, token=token), K_test
 
 
 def influence_scores(
@@ -111,6 +140,10 @@ def influence_scores(
     reduce="mean",
     return_condition=False,
     on_near_chance="warn",
+    backend="numpy",
+    chunk_size=None,
+    spill_dir=None,
+    device=None,
 ):
     """Exact leave-one-out influence of each training point of a fitted network.
 
@@ -164,6 +197,19 @@ def influence_scores(
         score and the chance level, ``"raise"`` raises a
         :class:`~sklearn_attnkernel.influence.health.NearChanceError` (a ``ValueError``),
         ``"ignore"`` skips the check.
+    backend : {"numpy", "dask"}, default="numpy"
+        ``"dask"``: the training kernel is built in ``chunk_size × chunk_size`` blocks
+        (:func:`~sklearn_attnkernel.ntk.blocked.empirical_ntk_blocks`, or blocks of the
+        infinite-width kernel) and factorised in blocks on the active Dask scheduler, never
+        whole in memory; see :func:`~sklearn_attnkernel.loo_influence` and :ref:`dask`.
+    chunk_size : int, default=None
+        ``backend="dask"`` only: rows per block (``None``: 2048).
+    spill_dir : str or path-like, default=None
+        ``backend="dask"`` only: folder for the zarr stores of the kernel and its factor; see
+        :func:`~sklearn_attnkernel.loo_influence`.
+    device : str, default=None
+        A CUDA device (e.g. ``"cuda"``) factorises on that GPU with torch in float64 (and
+        computes the empirical kernel there); ``None`` uses LAPACK (and the network's device).
 
     Returns
     -------
@@ -281,8 +327,7 @@ def influence_scores(
     Y_train = final.encode_targets(y_train)
     Y_test = final.encode_targets(y_test)
 
-    K_train = network_kernel(final, F_train, kernel=kernel)
-    K_test = network_kernel(final, F_test, F_train, kernel=kernel)
+    K_train, K_test = _kernels(final, F_train, F_test, kernel, backend, chunk_size, device)
     logger.info(
         "influence_scores: %s kernel, n_train=%d, n_test=%d, %d features",
         kernel,
@@ -299,6 +344,10 @@ def influence_scores(
         loss=loss,
         reduce=reduce,
         return_condition=return_condition,
+        backend=backend,
+        chunk_size=chunk_size,
+        spill_dir=spill_dir,
+        device=device,
     )
 
 
@@ -317,6 +366,10 @@ influence_scores = validate_params(
         "reduce": [StrOptions({"mean"}), None],
         "return_condition": ["boolean"],
         "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
+        "backend": [StrOptions({"numpy", "dask"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "spill_dir": [str, os.PathLike, None],
+        "device": "no_validation",
     },
     prefer_skip_nested_validation=True,
 )(influence_scores)

@@ -22,7 +22,8 @@ raises the loss).
 
 import logging
 import math
-from numbers import Real
+import os
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigvalsh
@@ -31,6 +32,14 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_array
 
 from . import _linalg
+from ._checks import (
+    NumericalCheckError,
+    check_asymmetry,
+    condition_error,
+    not_positive_definite,
+    relative_residual,
+    round_up_pow10,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,93 +49,12 @@ __all__ = [
     "loo_influence",
     "loo_influence_features",
 ]
-
-# Relative Frobenius asymmetry ‖K − Kᵀ‖_F / ‖K‖_F above which K is rejected. Kernels computed in
-# float64 are symmetric to ~1e-15; ones computed in float32 to ~1e-7.
-_SYMMETRY_RTOL = 1e-6
 # Relative residual ‖S X − R‖_F / ‖R‖_F of the solved system above which the solve is not
 # trusted. A backward-stable Cholesky solve leaves a relative residual of about ε·κ, so 1e-4 is
 # consistent with the default max_condition=1e12 and fails only for solves gone wrong.
 _RESIDUAL_RTOL = 1e-4
 # Number of float64 entries per block of leave-one-out outputs (32 MiB).
 _BLOCK_ELEMENTS = 2**22
-
-
-class NumericalCheckError(ValueError):
-    """A numerical check on a kernel ridge system failed.
-
-    Raised by :func:`loo_influence`, :func:`loo_influence_features` and
-    :func:`intrinsic_sensitivity` instead of returning numbers that cannot be trusted.
-
-    Parameters
-    ----------
-    message : str
-        Human-readable description that repeats the numbers below.
-    check : {"symmetry", "positive_definite", "condition_number", "residual", "finite"}
-        Which check failed.
-    value : float
-        The measured quantity (relative asymmetry, smallest eigenvalue of ``K + αI``,
-        condition number, relative residual; NaN for ``"finite"``).
-    threshold : float or None
-        The limit that ``value`` violated.
-    condition_number : float or None
-        Condition number of ``K + αI`` when it was computed.
-    residual : float or None
-        Relative residual of the solved system when it was computed:
-        ``‖(K + αI)A − Y‖_F / ‖Y‖_F`` (dual) or ``‖(FᵀF + αI)W − FᵀY‖_F / ‖FᵀY‖_F``
-        (primal).
-    suggested_alpha : float or None
-        A ridge that would pass the check, when one can be given.
-
-    Attributes
-    ----------
-    check : str
-        Which check failed.
-    value : float
-        The measured quantity.
-    threshold : float or None
-        The limit that ``value`` violated.
-    condition_number : float or None
-        Condition number of ``K + αI``, if computed.
-    residual : float or None
-        Relative solve residual, if computed.
-    suggested_alpha : float or None
-        Suggested larger ridge, if any.
-
-    See Also
-    --------
-    loo_influence : Raises it when a numerical check fails.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_attnkernel.influence.loo import NumericalCheckError, loo_influence
-    >>> K = np.array([[1.0, 2.0], [0.0, 1.0]])
-    >>> try:
-    ...     loo_influence(K, np.ones(2), K, np.ones(2))
-    ... except NumericalCheckError as exc:
-    ...     print(exc.check)
-    symmetry
-    """
-
-    def __init__(
-        self,
-        message,
-        *,
-        check,
-        value,
-        threshold=None,
-        condition_number=None,
-        residual=None,
-        suggested_alpha=None,
-    ):
-        super().__init__(message)
-        self.check = check
-        self.value = value
-        self.threshold = threshold
-        self.condition_number = condition_number
-        self.residual = residual
-        self.suggested_alpha = suggested_alpha
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,66 +121,7 @@ def _class_labels(Y_test):
 
 
 def _check_symmetric(K):
-    asym = _linalg.relative_asymmetry(K)
-    if not asym <= _SYMMETRY_RTOL:
-        raise NumericalCheckError(
-            f"K_train is not symmetric: relative asymmetry ‖K − Kᵀ‖_F / ‖K‖_F = {asym:.3e} "
-            f"exceeds {_SYMMETRY_RTOL:.0e}. Pass a symmetric kernel matrix (if the asymmetry is "
-            "round-off from float32 arithmetic, pass (K + K.T) / 2).",
-            check="symmetry",
-            value=float(asym),
-            threshold=_SYMMETRY_RTOL,
-        )
-
-
-def _round_up_pow10(x):
-    # 10^⌈log10 x⌉, or None where float64 has no such power (x ≤ 0, x > 1e308, inf or NaN)
-    return float(10.0 ** math.ceil(math.log10(x))) if 0 < x <= 1e308 else None
-
-
-def _condition_error(condition, norm_name, matrix_norm, alpha, max_condition, inverse_factor):
-    # For positive semi-definite K, ‖(K + α'I)⁻¹‖ ≤ inverse_factor / α' (1 in the 2-norm, √n in
-    # the 1-norm), so α' = 2 · inverse_factor · ‖K + αI‖ / max_condition brings the condition
-    # number below max_condition (for max_condition ≥ 2 · inverse_factor).
-    suggested = _round_up_pow10(2.0 * inverse_factor * matrix_norm / max_condition)
-    if suggested is not None and suggested <= alpha:
-        suggested = None
-    hint = (
-        f"K is nearly singular for this ridge; try a larger alpha (alpha >= {suggested:.0e})"
-        if suggested is not None
-        else "K itself is ill-conditioned; a larger alpha regularises it"
-    )
-    return NumericalCheckError(
-        f"K + αI (alpha={alpha!r}) has condition number {condition:.3e} ({norm_name}) above "
-        f"max_condition={max_condition:.1e}: the influence scores would carry relative errors "
-        f"up to ~{condition * np.finfo(np.float64).eps:.1e}. {hint}, or raise max_condition / "
-        "pass check=False to accept them.",
-        check="condition_number",
-        value=float(condition),
-        threshold=float(max_condition),
-        condition_number=float(condition),
-        suggested_alpha=suggested,
-    )
-
-
-def _not_positive_definite(K, alpha, max_condition):
-    """The error for a failed Cholesky factorisation, with the smallest eigenvalue of K + αI."""
-    lam_min = float(eigvalsh(K, subset_by_index=[0, 0], check_finite=False)[0]) + alpha
-    norm2 = float(np.linalg.norm(K, 2))
-    suggested = _round_up_pow10(max(alpha - lam_min, 0.0) + norm2 / max_condition)
-    return NumericalCheckError(
-        f"K_train + αI (alpha={alpha!r}) is not positive definite: its smallest eigenvalue "
-        f"is {lam_min:.3e}. K_train must be positive semi-definite; if its negative "
-        "eigenvalues are round-off, "
-        + (
-            f"try a larger alpha (alpha >= {suggested:.0e})."
-            if suggested is not None
-            else "rescale K: no float64 alpha is large enough for its scale."
-        ),
-        check="positive_definite",
-        value=lam_min,
-        suggested_alpha=suggested,
-    )
+    check_asymmetry(_linalg.relative_asymmetry(K))
 
 
 def _check_residual(residual, condition, system):
@@ -267,12 +136,6 @@ def _check_residual(residual, condition, system):
             condition_number=float(condition),
             residual=float(residual),
         )
-
-
-def _relative_residual(R, Y):
-    norm_y = np.linalg.norm(Y)
-    norm_r = np.linalg.norm(R)
-    return float(norm_r / norm_y) if norm_y > 0 else float(norm_r)
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,6 +197,76 @@ def _influence_loop(loo_rows, n_test, n_train, n_outputs, f, Y_test, A_scaled, l
     return total
 
 
+def _check_backend(backend, chunk_size, spill_dir, device):
+    """Refuse options that the chosen backend does not use; return ``(spill_dir, device)``."""
+    if backend == "numpy" and (chunk_size is not None or spill_dir is not None):
+        raise ValueError(
+            f"chunk_size={chunk_size!r} and spill_dir={spill_dir!r} are options of the blocked "
+            "path; pass backend='dask' to use them, or leave them None."
+        )
+    on_gpu = device is not None and str(device) != "cpu"
+    if on_gpu and not str(device).startswith("cuda"):
+        raise ValueError(
+            f"device={device!r} is not supported; pass None or 'cpu' (LAPACK) or a CUDA device "
+            "such as 'cuda' or 'cuda:0'."
+        )
+    if on_gpu and backend == "dask":
+        raise ValueError(
+            f"device={device!r} factorises in GPU memory and backend='dask' in blocks on the "
+            "Dask scheduler; pass one of them (device=None with backend='dask')."
+        )
+    return spill_dir, (device if on_gpu else None)
+
+
+def _import_dask():
+    try:
+        from . import _dask
+    except ImportError as exc:
+        raise ImportError(
+            f"backend='dask' needs dask[distributed] and zarr ({exc}); install them with "
+            "pip install 'sklearn-attnkernel[dask]'."
+        ) from exc
+    return _dask
+
+
+def _numpy_dual(K, Y, K_test, alpha, max_condition):
+    """The LAPACK factorisation: ``(A, h, loo_rows, condition, residual, norm1)``."""
+    _check_symmetric(K)
+    n = K.shape[0]
+    system = K.copy()
+    system.flat[:: n + 1] += alpha
+    U, info = _linalg.cholesky_upper(system)  # success proves K + αI numerically positive definite
+    if info != 0:
+        raise not_positive_definite(K, alpha, max_condition)
+    A = _linalg.solve(U, Y)
+    norm1 = _linalg.shifted_norm1(K, alpha)
+    condition = _linalg.condition_estimate(U, norm1)
+    residual = relative_residual(K @ A + alpha * A - Y, Y)
+    V, h, info = _linalg.inverse_diagonal(U)  # V = U⁻¹ in U's memory; h = diag((K + αI)⁻¹)
+    if info != 0:  # pragma: no cover - trtri only fails for a zero on the factor's diagonal
+        raise NumericalCheckError(
+            f"Inverting the Cholesky factor failed (LAPACK info={info}); increase alpha.",
+            check="positive_definite",
+            value=float("nan"),
+        )
+    return A, h, (lambda sl: _linalg.times_inverse(V, K_test[sl])), condition, residual, norm1
+
+
+def _dual(K, Y, K_test, alpha, max_condition, backend, options):
+    """Dispatch the dual factorisation to LAPACK, torch on a GPU, or blocked Dask."""
+    spill_dir, device = options
+    if backend == "dask":
+        _dask = _import_dask()
+        _dask.check_resources(K.shape[0], Y.shape[1] + K_test.shape[0], K.chunksize[0], spill_dir)
+        return _dask.dual_solve(K, Y, K_test, alpha, spill_dir)
+    if device is None:
+        return _numpy_dual(K, Y, K_test, alpha, max_condition)
+    _check_symmetric(K)
+    from . import _torch_linalg  # imports torch: only for a GPU
+
+    return _torch_linalg.dual_solve(K, Y, K_test, alpha, device, max_condition)
+
+
 _COMMON_CONSTRAINTS = {
     "alpha": [Interval(Real, 0, None, closed="neither")],
     "loss": [StrOptions({"squared", "cross_entropy"})],
@@ -356,6 +289,10 @@ def loo_influence(
     check=True,
     max_condition=1e12,
     return_condition=False,
+    backend="numpy",
+    chunk_size=None,
+    spill_dir=None,
+    device=None,
 ):
     """Exact leave-one-out influence of each training point under kernel ridge regression.
 
@@ -405,6 +342,29 @@ def loo_influence(
         solve may carry relative errors up to ``~1e-4``.
     return_condition : bool, default=False
         Also return the condition number of ``K + αI`` (see Returns).
+    backend : {"numpy", "dask"}, default="numpy"
+        ``"numpy"``: one in-memory factorisation (LAPACK, or torch with ``device``).
+        ``"dask"``: blocked :mod:`dask.array` linear algebra on the active Dask scheduler
+        (threads, or the cluster of a ``distributed.Client``), for ``n`` past one machine's
+        memory; ``K_train`` may then be a dask array (e.g. from
+        :func:`~sklearn_attnkernel.ntk.blocked.empirical_ntk_blocks`), never formed whole.
+        Same numbers to round-off; see :ref:`dask` and Notes.
+    chunk_size : int, default=None
+        ``backend="dask"`` only: rows of the square blocks (``None``: 2048). The last block is
+        padded, since Dask's Cholesky needs blocks of one size. A size whose working set
+        (each thread sums a block row: ``n · chunk_size`` float64) exceeds a worker's memory
+        is refused before any work, with the largest size that fits.
+    spill_dir : str or path-like, default=None
+        ``backend="dask"`` only: a folder for zarr stores of ``K_train`` and its Cholesky
+        factor, so that no stage holds an ``n × n`` array (up to ``1.5 n²`` float64 on disk;
+        a folder that cannot be written or lacks the room is refused before any work).
+        Complete stores are reused by a later call with the same kernel and ``alpha``; a killed
+        run leaves only ``*.partial-*`` folders, which are never read. On a cluster it must be
+        a folder every worker sees. ``None`` keeps the blocks in the scheduler's memory.
+    device : str, default=None
+        ``None`` or ``"cpu"``: LAPACK. A CUDA device (``"cuda"``, ``"cuda:0"``): the
+        factorisation, solves and inverse run with :mod:`torch` in float64 on that GPU
+        (``backend="numpy"`` only); the condition number is then the exact 1-norm one.
 
     Returns
     -------
@@ -414,7 +374,9 @@ def loo_influence(
     condition : float
         LAPACK's estimate of the 1-norm condition number ``‖K + αI‖₁ ‖(K + αI)⁻¹‖₁``, from
         the factorisation the scores were computed with (see Notes). Only returned when
-        ``return_condition=True``, as ``(influence, condition)``.
+        ``return_condition=True``, as ``(influence, condition)``. With
+        ``backend="dask"`` the same estimate computed in blocks (see Notes); with a CUDA
+        ``device`` the exact value.
 
     Raises
     ------
@@ -448,6 +410,15 @@ def loo_influence(
     condition number exceeds ``max_condition`` by a small factor can pass. It is logged at INFO
     level with the residual, and returned with ``return_condition=True``.
 
+    ``backend="dask"`` computes the same quantities in blocks: Dask's blocked Cholesky and
+    triangular solves, ``H_ii`` as the column sums of squares of the blocked ``L⁻¹``, and the
+    checks in blocks (``‖K − Kᵀ‖_F`` blockwise, the residual from one blocked product). Its
+    condition number is estimated as LAPACK's ``pocon`` does (Hager's and Higham's method,
+    run by :func:`scipy.sparse.linalg.onenormest` on blocked solves), so it can differ from
+    the in-memory estimate where both are below the true value. A failed factorisation raises
+    the ``"positive_definite"`` error with ``value`` NaN: the smallest eigenvalue is not
+    computed out of core.
+
     Examples
     --------
     >>> import numpy as np
@@ -460,11 +431,19 @@ def loo_influence(
     >>> _, condition = loo_influence(K, y, K[:2], y[:2], alpha=0.1, return_condition=True)
     >>> bool(np.isclose(condition, np.linalg.cond(K + 0.1 * np.eye(4), 1)))
     True
+    >>> blocked = loo_influence(K, y, K[:2], y[:2], alpha=0.1, backend="dask", chunk_size=2)
+    >>> bool(np.allclose(blocked, loo_influence(K, y, K[:2], y[:2], alpha=0.1)))
+    True
     """
-    K = _as_float_2d(K_train, "K_train")
-    n = K.shape[0]
-    if K.shape[1] != n:
-        raise ValueError(f"K_train must be square; got shape {K.shape}.")
+    backend_options = _check_backend(backend, chunk_size, spill_dir, device)
+    if backend == "dask":
+        _dask = _import_dask()
+        K, n = _dask.as_blocks(K_train, chunk_size or _dask.DEFAULT_CHUNK_SIZE)
+    else:
+        K = _as_float_2d(K_train, "K_train")
+        n = K.shape[0]
+        if K.shape[1] != n:
+            raise ValueError(f"K_train must be square; got shape {K.shape}.")
     K_test = _as_float_2d(K_test_train, "K_test_train")
     if K_test.shape[1] != n:
         raise ValueError(
@@ -472,49 +451,27 @@ def loo_influence(
             "kernel between the test points and the same training points."
         )
     Y, Yt = _check_targets(Y_train, Y_test, n, K_test.shape[0], loss)
-    _check_symmetric(K)
-
-    system = K.copy()
-    system.flat[:: n + 1] += alpha
-    U, info = _linalg.cholesky_upper(system)  # success proves K + αI numerically positive definite
-    if info != 0:
-        raise _not_positive_definite(K, alpha, max_condition)
-    A = _linalg.solve(U, Y)
-    norm1 = _linalg.shifted_norm1(K, alpha)
-    condition = _linalg.condition_estimate(U, norm1)
-    residual = _relative_residual(K @ A + alpha * A - Y, Y)
+    A, h, loo_rows, condition, residual, norm1 = _dual(
+        K, Y, K_test, alpha, max_condition, backend, backend_options
+    )
     logger.info(
-        "loo_influence: n=%d, alpha=%g, 1-norm condition number of K + αI (LAPACK estimate) = "
-        "%.3e, relative residual = %.2e",
+        "loo_influence: n=%d, alpha=%g, backend=%s, 1-norm condition number of K + αI = %.3e, "
+        "relative residual = %.2e",
         n,
         alpha,
+        backend,
         condition,
         residual,
     )
     if check:
         if not condition <= max_condition:
-            raise _condition_error(condition, "1-norm", norm1, alpha, max_condition, math.sqrt(n))
+            raise condition_error(condition, "1-norm", norm1, alpha, max_condition, math.sqrt(n))
         _check_residual(residual, condition, "‖(K + αI)A − Y‖_F / ‖Y‖_F")
 
-    V, h, info = _linalg.inverse_diagonal(U)  # V = U⁻¹ in U's memory; h = diag((K + αI)⁻¹)
-    if info != 0:  # pragma: no cover - trtri only fails for a zero on the factor's diagonal
-        raise NumericalCheckError(
-            f"Inverting the Cholesky factor failed (LAPACK info={info}); increase alpha.",
-            check="positive_definite",
-            value=float("nan"),
-        )
     A_scaled = A / h[:, None]
     f = K_test @ A
     influence = _influence_loop(
-        lambda sl: _linalg.times_inverse(V, K_test[sl]),
-        K_test.shape[0],
-        n,
-        Y.shape[1],
-        f,
-        Yt,
-        A_scaled,
-        loss,
-        reduce,
+        loo_rows, K_test.shape[0], n, Y.shape[1], f, Yt, A_scaled, loss, reduce
     )
     return (influence, condition) if return_condition else influence
 
@@ -528,6 +485,10 @@ loo_influence = validate_params(
         "K_test_train": ["array-like"],
         "Y_test": ["array-like"],
         **_COMMON_CONSTRAINTS,
+        "backend": [StrOptions({"numpy", "dask"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "spill_dir": [str, os.PathLike, None],
+        "device": "no_validation",
     },
     prefer_skip_nested_validation=True,
 )(loo_influence)
@@ -657,7 +618,7 @@ def loo_influence_features(
     lam_max = eig[-1] + alpha
     lam_min = (eig[d - n] if n <= d else 0.0) + alpha
     condition = float(lam_max / lam_min)
-    residual = _relative_residual(system @ W - FtY, FtY)
+    residual = relative_residual(system @ W - FtY, FtY)
     logger.info(
         "loo_influence_features: n=%d, d=%d, alpha=%g, 2-norm condition number of FFᵀ + αI = "
         "%.3e, relative residual = %.2e",
@@ -669,7 +630,7 @@ def loo_influence_features(
     )
     if check:
         if not condition <= max_condition:
-            raise _condition_error(condition, "2-norm", float(lam_max), alpha, max_condition, 1.0)
+            raise condition_error(condition, "2-norm", float(lam_max), alpha, max_condition, 1.0)
         _check_residual(residual, condition, "‖(FᵀF + αI)W − FᵀY‖_F / ‖FᵀY‖_F")
     if not np.all(h > 0):
         raise NumericalCheckError(
@@ -771,7 +732,7 @@ def intrinsic_sensitivity(K, y, *, alpha, lipschitz):
     lam = float(eigvalsh(K, subset_by_index=[0, 0], check_finite=False)[0]) + alpha
     if not lam > 0:
         round_off = n * np.finfo(np.float64).eps * float(np.linalg.norm(K, 2))
-        suggested = _round_up_pow10(round_off - lam + alpha)
+        suggested = round_up_pow10(round_off - lam + alpha)
         cause = (
             f" That is round-off at the scale of K (‖K‖₂·n·ε = {round_off:.3e}), which alpha does "
             "not cover: rescale K"

@@ -12,6 +12,7 @@ the scorer signature ``scorer(estimator, X, y) -> float``, so it runs inside
 
 import inspect
 import logging
+import os
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -129,6 +130,14 @@ class InfluenceMalleability:
         :class:`~sklearn_attnkernel.influence.health.NearChanceError` (a ``ValueError``; in
         ``cross_validate`` or ``GridSearchCV`` it follows their ``error_score``); ``"ignore"``
         skips the check.
+    backend : {"numpy", "dask"}, default="numpy"
+        How both influence computations factorise the kernel system: in memory, or in blocks
+        on the active Dask scheduler for a training split past one machine's memory; see
+        :func:`~sklearn_attnkernel.influence.estimators.influence_scores`.
+    chunk_size : int, default=None
+        ``backend="dask"`` only: rows per block (``None``: 2048).
+    spill_dir : str or path-like, default=None
+        ``backend="dask"`` only: folder for the zarr stores of the kernels and their factors.
 
     See Also
     --------
@@ -185,6 +194,9 @@ class InfluenceMalleability:
         "n_test": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
+        "backend": [StrOptions({"numpy", "dask"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "spill_dir": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -203,6 +215,9 @@ class InfluenceMalleability:
         n_test=None,
         random_state=None,
         on_near_chance="warn",
+        backend="numpy",
+        chunk_size=None,
+        spill_dir=None,
     ):
         self.metric = metric
         self.attack = attack
@@ -217,6 +232,9 @@ class InfluenceMalleability:
         self.n_test = n_test
         self.random_state = random_state
         self.on_near_chance = on_near_chance
+        self.backend = backend
+        self.chunk_size = chunk_size
+        self.spill_dir = spill_dir
         self._validate_params()
 
     def _params(self):
@@ -271,7 +289,14 @@ class InfluenceMalleability:
         attack_seed = int(rng.randint(np.iinfo(np.int32).max))
         _, network = split_network(estimator)
         check_training_skill(network, self.on_near_chance, type(self).__name__)
-        options = {"kernel": self.kernel, "alpha": self.alpha, "on_near_chance": "ignore"}
+        options = {
+            "kernel": self.kernel,
+            "alpha": self.alpha,
+            "on_near_chance": "ignore",
+            "backend": self.backend,
+            "chunk_size": self.chunk_size,
+            "spill_dir": self.spill_dir,
+        }
         # validated rows in the fitted column order, labelled as in fit
         X_test, X_train = with_fit_columns(estimator, X_test), with_fit_columns(estimator, X_train)
 

@@ -201,6 +201,8 @@ def test_pipeline_without_training_data_is_refused(data):
         ("attack", "cw"),
         ("kernel", "rbf"),
         ("n_test", 0),
+        ("backend", "spark"),
+        ("chunk_size", 0),
     ],
 )
 def test_bad_parameters(data, fitted, param, value):
@@ -247,3 +249,15 @@ def test_sparse_input_is_refused_with_its_cause(data, fitted):
     X, y = data
     with pytest.raises(TypeError, match=r"X is a sparse matrix .* X\.toarray\(\)"):
         InfluenceMalleability()(fitted, sp.csr_matrix(X[45:]), y[45:])
+
+
+def test_dask_backend_gives_the_in_memory_score(data, fitted, tmp_path):
+    # the influence before and after agrees to round-off (tests/influence/test_dask.py), so the
+    # Spearman ρ of the two does too
+    X, y = data
+    common = {"attack": "fgsm", "epsilon": 0.2, "metric": "spearman", "alpha": ALPHA}
+    reference = InfluenceMalleability(**common)(fitted, X[45:], y[45:])
+    blocked = InfluenceMalleability(
+        **common, backend="dask", chunk_size=16, spill_dir=str(tmp_path)
+    )(fitted, X[45:], y[45:])
+    assert blocked == pytest.approx(reference, rel=1e-9)

@@ -121,6 +121,7 @@ def train_and_score(s0, ctx):
     fit_s = time.perf_counter() - start
     accuracy = float(model.score(X_test, y_test))
     influence = {"kernel": s0["kernel"], "alpha": s0["alpha"], "loss": s0["loss"]}
+    influence.update(ctx.get("influence", {}))  # backend and chunk_size: how, not what
     start = time.perf_counter()
     before, condition_before = scored(model, X_test, y_test, influence)
     clean_s = time.perf_counter() - start

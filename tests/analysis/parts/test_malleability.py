@@ -224,3 +224,22 @@ def test_each_cell_records_the_networks_fit_of_its_training_set(tiny_malleabilit
     for other in tiny_records:  # every cell of a task shares its network's fit
         if other["settings"]["architecture"] == s["architecture"]:
             assert _rows(other)["train_accuracy"] == rows["train_accuracy"]
+
+
+# ------------------------------------------------------------ the influence backend (#16)
+def test_dask_backend_gives_the_same_cells_and_keys(tiny_malleability):
+    """``malleability.backend`` changes how the influence is factorised, not the numbers, and
+    not the cells' keys (a run resumes whichever backend computed its cells)."""
+    common = {**tiny_malleability["malleability"], "attacks": ["fgsm"], "architectures": ["relu"]}
+    config = {**tiny_malleability, "malleability": {**common, "epsilons": [0.2]}}
+    blocked = {**config, "malleability": {**config["malleability"], "backend": "dask"}}
+    blocked["malleability"]["chunk_size"] = 32
+    assert [c.key for c in load_config(blocked).cells()] == [
+        c.key for c in load_config(config).cells()
+    ]
+    (task,) = _tasks(config)
+    (reference,) = run_task("malleability", task, {"root": None, "threads": 1})
+    context = {"root": None, "threads": 1, "influence": {"backend": "dask", "chunk_size": 32}}
+    (record,) = run_task("malleability", task, context)
+    assert record["status"] == "ok", record["error"]
+    assert _rows(record) == pytest.approx(_rows(reference), rel=1e-8, abs=1e-12)
