@@ -75,7 +75,8 @@ def test_the_networks_section_has_settings_and_fit(blocks):
     section = blocks[start : start + 8]
     tables = [b[1] for b in section if b[0] == "table"]
     settings, fit = tables[:2]
-    assert settings["epochs"].tolist() == ["60"]
+    assert settings["epochs (fixed)"].tolist() == ["60"]
+    assert settings["stopping rule"].tolist() == ["fixed"]  # cells made before the rule
     assert {"train accuracy (%)", "test accuracy (%)", "final training loss"} <= set(fit)
     assert {"converged (seeds)", "near chance (seeds)", "width m"} <= set(fit)
 
