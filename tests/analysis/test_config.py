@@ -131,7 +131,9 @@ def test_toml_file_and_overrides(tmp_path):
         load_config(tmp_path / "missing.toml")
 
 
-@pytest.mark.parametrize("name", ["quick.toml", "digits.toml", "mnist-test-split.toml"])
+@pytest.mark.parametrize(
+    "name", ["quick.toml", "digits.toml", "mnist-test-split.toml", "ntk_convergence.toml"]
+)
 def test_example_configs_are_valid(name):
     config = load_config(os.path.join(CONFIGS, name))
     assert config.to_dict() == load_config(config.to_dict()).to_dict()
