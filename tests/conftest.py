@@ -71,7 +71,7 @@ def binary_blobs(blobs):
 REPORT_RUN_CONFIG = {
     "run": {"seeds": [0, 1]},
     "data": {"settings": ["binary"], "n_train": [100], "n_test": 30},
-    "training": {"epochs": 2, "lr": 0.01},
+    "training": {"epochs": 2, "max_epochs": 3, "lr": 0.01},
     "collapse": {"transforms": ["raw", "linear"], "n_train": [100]},
     "kappa": {"n_train": [100]},
     "ntk": {
@@ -122,10 +122,11 @@ def malleability_results():
 TINY_GRID = {
     "run": {"seeds": [0, 1]},
     "data": {"settings": ["binary"], "n_train": [120], "n_test": 40},
-    "training": {"epochs": 3, "lr": 0.01},
+    "training": {"stopping": "fixed", "epochs": 3, "lr": 0.01},
     "collapse": {"transforms": ["raw", "linear"], "n_train": [120]},
     "kappa": {"n_train": [120]},
     "ntk": {
+        "stopping": ["fixed"],
         "architectures": ["relu", "attention"],
         "widths": [16, 64],
         "seeds": [0],
@@ -158,7 +159,7 @@ def tiny_grid():
 TINY_MALLEABILITY = {
     "run": {"seeds": [0]},
     "data": {"settings": ["multiclass"], "n_train": [80], "n_test": 30},
-    "training": {"epochs": 2},
+    "training": {"stopping": "fixed", "epochs": 2},
     "kappa": {"enabled": False},
     "collapse": {"enabled": False},
     "ntk": {"enabled": False},
@@ -186,7 +187,7 @@ def tiny_malleability():
 TINY_EXAMPLES = {
     "run": {"seeds": [0]},
     "data": {"settings": ["multiclass"], "n_test": 30},
-    "training": {"epochs": 10},
+    "training": {"stopping": "fixed", "epochs": 10},
     "kappa": {"enabled": False},
     "collapse": {"enabled": False},
     "ntk": {"enabled": False},

@@ -127,9 +127,18 @@ def _data_settings(cfg, part, dataset, setting, n_train, seed, *, test=None):
     return settings
 
 
-def _network_settings(cfg, part):
+def _network_settings(cfg, part, stopping=None):
+    """The training settings of a part's networks, under ``stopping`` (None: the part's rule).
+
+    Only the epoch count the rule uses is kept (``max_epochs`` at convergence, ``epochs``
+    when fixed), so changing the other leaves the cell keys of that rule unchanged.
+    """
+    training = _training(cfg, part)
+    if stopping is not None:
+        training["stopping"] = stopping
+    del training["epochs" if training["stopping"] == "convergence" else "max_epochs"]
     return {
-        **_training(cfg, part),
+        **training,
         "device": cfg["run"]["device"],
         "dtype": cfg["run"]["dtype"],
     }
@@ -200,12 +209,14 @@ def _expand_ntk(cfg):
     table = cfg["ntk"]
     for dataset, setting, n_train, seed in data_grid(cfg, "ntk"):
         data = _data_settings(cfg, "ntk", dataset, setting, n_train, seed, test=table["n_eval"])
-        for architecture, width in itertools.product(table["architectures"], table["widths"]):
+        for architecture, width, stopping in itertools.product(
+            table["architectures"], table["widths"], table["stopping"]
+        ):
             yield Cell(
                 "ntk",
                 {
                     **data,
-                    **_network_settings(cfg, "ntk"),
+                    **_network_settings(cfg, "ntk", stopping),
                     "architecture": architecture,
                     "width": width,
                     "stages": table["stages"],

@@ -300,6 +300,8 @@ _RUN_OVERRIDES = {
     "seeds": ("run.seeds", "--seeds"),
     "n_train": ("data.n_train", "--n-train"),
     "epochs": ("training.epochs", "--epochs"),
+    "stopping": ("training.stopping", "--stopping"),
+    "max_epochs": ("training.max_epochs", "--max-epochs"),
     "epsilons": ("malleability.epsilons", "--epsilons"),
     "epsilon_space": ("malleability.epsilon_space", "--epsilon-space"),
     "attacks": ("malleability.attacks", "--attacks"),
@@ -341,7 +343,11 @@ def _add_run(subparsers):
     parser.add_argument(
         "--n-train", type=_csv(_n_value), help="training-set sizes, e.g. 300,1000 (data.n_train)"
     )
-    parser.add_argument("--epochs", type=int, help="training epochs (training.epochs)")
+    parser.add_argument("--stopping", help="convergence or fixed (training.stopping)")
+    parser.add_argument(
+        "--max-epochs", type=int, help="epoch cap at convergence (training.max_epochs)"
+    )
+    parser.add_argument("--epochs", type=int, help="epochs when fixed (training.epochs)")
     parser.add_argument(
         "--epsilons", type=_csv(float), help="ε grid, e.g. 0.03,0.1,0.3 (malleability.epsilons)"
     )

@@ -1,4 +1,5 @@
-"""The experiment config: defaults, the ``--quick`` preset, validation and :func:`load_config`.
+"""The experiment config: validation and :func:`load_config` over the defaults and the ``--quick``
+preset (:mod:`.presets`).
 
 A config is a nested table (TOML file or dict) merged over :data:`DEFAULT_CONFIG`. Every key is
 checked by one rule of a table (dotted key → checker, run in order by a short loop), so a bad
@@ -19,12 +20,12 @@ from .._utils.vocabulary import (
     ARCHITECTURES,
     ATTACKS,
     PARTS,
-    PRACTICAL_WIDTH,
     TRANSFORMS,
 )
 from ..datasets.loaders import DATASETS
 from .cells import data_grid, expand_cells
 from .data import DataUnavailableError, holdout_pool
+from .presets import DEFAULT_CONFIG, NTK_METRICS, QUICK_OVERRIDES, STAGES, STOPPING
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -36,174 +37,7 @@ __all__ = [
 
 _SETTINGS = ("multiclass", "binary")
 _SPLITS = ("train", "test", "all")
-_STAGES = ("init", "trained")
-_NTK_METRICS = ("frobenius", "cosine", "function")
 _INTERVENTIONS = ("curated", "transformed", "adversarial")
-
-#: The default grid (the digits analysis). Every value is ours unless the paper (arXiv 2603.13085)
-#: gives it; see :class:`ExperimentConfig` for the meaning of each key.
-DEFAULT_CONFIG = {
-    "run": {
-        "name": None,
-        "seeds": [0, 1, 2, 3, 4],
-        "device": "cpu",
-        "dtype": "float32",
-        "threads": 1,
-    },
-    "data": {
-        "datasets": ["digits"],
-        "settings": ["multiclass", "binary"],
-        "root": None,
-        "train_split": "train",
-        "test_split": "test",
-        "n_train": [300, 1000, 2000],
-        "n_test": 300,
-    },
-    "training": {
-        "epochs": 100,
-        "lr": 1e-2,
-        "batch_size": 128,
-        "reg_lambda": 0.0,
-        "sigma_w": 1.0,
-    },
-    "kappa": {
-        "enabled": True,
-        "n_train": ["all"],
-        "rank": "numerical",
-        "ranks": [],
-        "practical_width": PRACTICAL_WIDTH,
-    },
-    "collapse": {
-        "enabled": True,
-        "n_train": ["all"],
-        "transforms": list(TRANSFORMS),
-        "max_rows": 1000,
-    },
-    "ntk": {
-        "enabled": True,
-        "n_train": [500],
-        "architectures": list(ARCHITECTURES),
-        "widths": [16, 64, 256, 1024, 4096],
-        "stages": list(_STAGES),
-        "metrics": list(_NTK_METRICS),
-        "loss": "cross_entropy",
-        "alpha": 1e-3,
-        "n_eval": 200,
-    },
-    "malleability": {
-        "enabled": True,
-        "architectures": ["relu", "attention"],
-        "widths": [1024],
-        "attacks": list(ATTACKS),
-        "epsilons": [0.01, 0.03, 0.05, 0.1, 0.2, 0.3],
-        "epsilon_space": "pixel",
-        "top_fraction": 0.1,
-        "steps": 40,
-        "step_size": 0.01,
-        "clip": True,
-        "mode": "joint",
-        "kernel": "empirical",
-        "alpha": 1e-3,
-        "loss": "squared",
-        "adversarial_training": [False, True],
-        "adversarial": {"method": "pgd", "epsilon": 0.3, "steps": 10},
-        "backend": "numpy",
-        "chunk_size": None,
-    },
-    "interventions": {
-        "enabled": True,
-        "n_train": [1000],
-        "architectures": ["relu", "attention"],
-        "widths": [1024],
-        "kinds": ["curated", "transformed"],
-        "attack": "pgd",
-        "epsilon": 0.3,
-        "steps": 40,
-        "step_size": 0.01,
-        "clip": True,
-        "top_fraction": 0.1,
-        "record_epochs": [1, 10, 100],
-    },
-    "complexity": {
-        "enabled": True,
-        "n_train": [1000],
-        "architectures": ["relu", "attention"],
-        "width": 1024,
-        "kernels": ["empirical", "infinite"],
-        "n_groups": 10,
-        "alpha": 1e-3,
-        "loss": "squared",
-        "attack": "pgd",
-        "epsilon": 0.3,
-        "epsilon_space": "pixel",
-        "steps": 40,
-        "step_size": 0.01,
-        "clip": True,
-        "mode": "joint",
-    },
-    "examples": {
-        "enabled": True,
-        "seeds": [0, 1, 2],
-        "n_train": [1000],
-        "architectures": ["relu", "attention"],
-        "width": 1024,
-        "n_test_points": 4,
-        "k": 5,
-        "attack": "pgd",
-        "epsilon": 0.3,
-        "epsilon_space": "pixel",
-        "steps": 40,
-        "step_size": 0.01,
-        "clip": True,
-        "mode": "joint",
-        "top_fraction": 0.1,
-        "kernel": "empirical",
-        "alpha": 1e-3,
-        "loss": "squared",
-    },
-    "landscape": {
-        "enabled": False,
-        "n_train": [2000],
-        "architectures": ["relu", "attention"],
-        "width": 1024,
-        "n_points": 21,
-        "span": 1.0,
-        "rise": 0.1,
-    },
-}
-
-#: What ``--quick`` changes in :data:`DEFAULT_CONFIG`: digits, κ + collapse + NTK vs width +
-#: malleability, without adversarial training and interventions (the costly parts), 60 epochs,
-#: n = 500 (300 for the NTK part), 3 ε values and one training-set size for malleability, and
-#: complexity by influence group on one seed (n = 200, width 256); the example grid on 2 test
-#: points of one seed (10-class, n = 300, width 1024); a 9 × 9 loss landscape on one seed and
-#: n = 300. Runs in a few minutes on 2 CPU cores.
-QUICK_OVERRIDES = {
-    "run": {"name": "quick", "seeds": [0, 1, 2]},
-    "data": {
-        "datasets": ["digits"],
-        "settings": ["multiclass", "binary"],
-        "n_train": [500],
-        "n_test": 200,
-    },
-    "training": {"epochs": 60},
-    "ntk": {"n_train": [300], "n_eval": 100},
-    "malleability": {
-        "widths": [1024],
-        "epsilons": [0.03, 0.1, 0.3],
-        "adversarial_training": [False],
-    },
-    "interventions": {"enabled": False},
-    "complexity": {"seeds": [0], "n_train": [200], "width": 256},
-    "examples": {
-        "seeds": [0],
-        "settings": ["multiclass"],
-        "n_train": [300],
-        "width": 1024,
-        "n_test_points": 2,
-    },
-    "landscape": {"enabled": True, "seeds": [0], "n_train": [300], "n_points": 9},
-}
 
 # Keys every part table may carry to override the shared axes for that part alone.
 _PART_OVERRIDES = ("seeds", "n_train", "settings", "training")
@@ -386,6 +220,10 @@ def _optional(check):
 
 
 _TRAINING_RULES = {
+    "stopping": _choice(STOPPING),
+    "max_epochs": _integer(1),
+    "tol": _real(low_open=False),
+    "n_iter_no_change": _integer(1),
     "epochs": _integer(1),
     "lr": _real(),
     "batch_size": _integer(1),
@@ -410,6 +248,17 @@ def _check_part_training(key, table):
     if not isinstance(table, Mapping):
         raise ConfigError(key, f"must be a table, got {table!r}.")
     return _check_training(key, table, partial=True)
+
+
+def _check_ntk_training(key, table):
+    """The ntk part's stopping rules are its axis ``ntk.stopping``, not a training override."""
+    if "stopping" in table:
+        raise ConfigError(
+            f"{key}.stopping",
+            f"got {table['stopping']!r}, but the ntk part trains under each rule of its axis "
+            f'ntk.stopping; set ntk.stopping = ["{table["stopping"]}"] instead.',
+        )
+    return table
 
 
 def _check_adversarial(key, table):
@@ -478,8 +327,10 @@ _RULES = (
     ("collapse.max_rows", _integer(2)),
     ("ntk.architectures", _ARCHITECTURE_LIST),
     ("ntk.widths", _WIDTHS),
-    ("ntk.stages", _list(_choice(_STAGES))),
-    ("ntk.metrics", _list(_choice(_NTK_METRICS))),
+    ("ntk.stages", _list(_choice(STAGES))),
+    ("ntk.metrics", _list(_choice(NTK_METRICS))),
+    ("ntk.stopping", _list(_choice(STOPPING))),
+    ("ntk.training", _check_ntk_training),
     ("ntk.loss", _choice(("cross_entropy", "mse"))),
     ("ntk.alpha", _real()),
     ("ntk.n_eval", _check_n),
@@ -585,8 +436,16 @@ class ExperimentConfig:
         becomes "all", so on digits 2000 means all 1347 training images and 300 all 268 of the
         binary task), ``n_test`` (int or "all").
     ``[training]``
-        ``epochs``, ``lr``, ``batch_size``, ``reg_lambda`` (summed ``‖θ − θ₀‖²`` convention of
-        :class:`~sklearn_attnkernel.TwoLayerReLUClassifier`), ``sigma_w``.
+        ``stopping`` ("convergence", the default: train until the training loss has not
+        fallen by ``tol`` below its best for ``n_iter_no_change`` consecutive epochs, at most
+        ``max_epochs`` epochs, default 500 as in the paper; "fixed": exactly ``epochs``
+        epochs, default 100, the analysis's rule before training to convergence), ``tol``
+        (default 1e-3) and ``n_iter_no_change`` (default 10) as in
+        :class:`~sklearn_attnkernel.TwoLayerReLUClassifier`, ``lr``, ``batch_size``,
+        ``reg_lambda`` (summed ``‖θ − θ₀‖²`` convention of
+        :class:`~sklearn_attnkernel.TwoLayerReLUClassifier`), ``sigma_w``. A cell records only
+        the count its rule uses (``max_epochs`` or ``epochs``), and every trained network
+        records the epochs it used, its final training loss and whether it converged.
     ``[kappa]``
         ``rank``, ``ranks`` (rank curve; empty: ~20 log-spaced ranks), ``practical_width``.
     ``[collapse]``
@@ -594,8 +453,13 @@ class ExperimentConfig:
         for the cosine quantiles).
     ``[ntk]``
         ``architectures`` ("relu", "attention", "softmax", "exponential"), ``widths``,
-        ``stages``, ``metrics``, ``loss`` ("cross_entropy": the paper's classifier; "mse":
-        one-hot regression, a scale-comparable function-space distance), ``alpha``, ``n_eval``.
+        ``stages``, ``metrics``, ``stopping`` (an axis: the stopping rules of the part's
+        networks, default ["convergence", "fixed"]: every network trains to convergence and
+        again for the fixed ``training.epochs``, the control that tells an NTK distance of a
+        converged network from one of an under-trained network; it replaces
+        ``training.stopping`` for this part, so ``[ntk.training]`` may not set ``stopping``),
+        ``loss`` ("cross_entropy": the paper's classifier; "mse": one-hot regression, a
+        scale-comparable function-space distance), ``alpha``, ``n_eval``.
     ``[malleability]``
         ``architectures``, ``widths``, ``attacks`` ("fgsm", "pgd", "mim", "random"),
         ``epsilons`` (the ε grid, each ≥ 0; default 0.01, 0.03, 0.05, 0.1, 0.2, 0.3),

@@ -6,7 +6,8 @@
 - :class:`SharedReference`: hands a fitted pipeline to a callback without it being cloned;
 - :class:`FiniteTraining`: stops training with a clear error when the loss or weights diverge;
 - :func:`early_stopping`: skorch's :class:`~skorch.callbacks.EarlyStopping` on the training
-  loss, the estimators' ``tol`` / ``n_iter_no_change``.
+  loss, the estimators' ``tol`` / ``n_iter_no_change``;
+- :func:`convergence_epoch`: the epoch at which that rule stops a given loss history.
 """
 
 import logging
@@ -29,6 +30,7 @@ __all__ = [
     "RecordOutputs",
     "SharedReference",
     "clone_callbacks",
+    "convergence_epoch",
     "early_stopping",
 ]
 
@@ -171,8 +173,8 @@ class FiniteTraining(Callback):
 def early_stopping(tol, n_iter_no_change):
     """skorch's EarlyStopping on the training loss, or ``[]`` when ``tol`` is None.
 
-    Training stops once ``train_loss`` has not fallen below ``(1 - tol)`` times its best value
-    for ``n_iter_no_change`` consecutive epochs (skorch's relative threshold mode).
+    Training stops once ``train_loss`` has not fallen below its best value minus ``tol`` for
+    ``n_iter_no_change`` consecutive epochs (skorch's absolute threshold mode).
     """
     if tol is None:
         return []
@@ -185,3 +187,47 @@ def early_stopping(tol, n_iter_no_change):
         sink=logger.info,
     )
     return [("early_stopping", stopper)]
+
+
+def convergence_epoch(losses, tol, n_iter_no_change):
+    """The epoch at which :func:`early_stopping` stops a training with these losses, or None.
+
+    Replays skorch's :class:`~skorch.callbacks.EarlyStopping` rule (absolute threshold, lower
+    is better) over a finished per-epoch training-loss history: an epoch improves when its loss
+    is below the best improving loss so far minus ``tol``, and training stops at the
+    ``n_iter_no_change``-th consecutive epoch without improvement. Written by hand because
+    skorch applies the rule only while training; this reads it off any history, e.g. that of a
+    network trained for a fixed number of epochs (``tol=None``). A NaN loss never improves.
+
+    Parameters
+    ----------
+    losses : sequence of float
+        The training loss of each epoch, in order (``history_[:, "train_loss"]``).
+    tol : float
+        The absolute improvement that counts (``tol`` of the estimators).
+    n_iter_no_change : int
+        Epochs without improvement that stop training.
+
+    Returns
+    -------
+    epoch : int or None
+        The 1-based epoch at which the rule stops training (equal to ``len(losses)`` for a
+        network that stopped there), or None when it never fires within ``losses``.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel.networks.callbacks import convergence_epoch
+    >>> convergence_epoch([1.0, 0.5, 0.499, 0.498, 0.497], tol=0.01, n_iter_no_change=3)
+    5
+    >>> convergence_epoch([1.0, 0.5, 0.25], tol=0.01, n_iter_no_change=3) is None
+    True
+    """
+    threshold, misses = math.inf, 0
+    for epoch, loss in enumerate(losses, start=1):
+        if loss < threshold:
+            threshold, misses = loss - tol, 0
+            continue
+        misses += 1
+        if misses == n_iter_no_change:
+            return epoch
+    return None

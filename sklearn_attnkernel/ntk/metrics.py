@@ -25,6 +25,7 @@ from .._utils.input_space import check_input_space, with_fit_columns
 from .._utils.scale import max_abs, pow2_exponent, scale_by_pow2
 from .._utils.vocabulary import ARCHITECTURES, ATTENTION_OF_ARCHITECTURE
 from ..kernels.ntk import infinite_width_ntk
+from ..networks.callbacks import convergence_epoch
 from ..networks.modules import TwoLayerReLU, initial_module, unwrap_model
 from .empirical import empirical_ntk
 
@@ -45,7 +46,7 @@ __all__ = ["ZeroKernelError", "function_space_distance", "ntk_distance", "ntk_wi
 _STAGES = ("init", "trained")
 _METRICS = ("frobenius", "cosine", "function")
 #: Metrics of the fit, not of the kernel: recorded once per network, at the stage "trained".
-_FIT_METRICS = ("train_score", "eval_score", "train_loss")
+_FIT_METRICS = ("train_score", "eval_score", "train_loss", "epochs_used", "converged")
 _SWEEP_COLUMNS = ["architecture", "width", "seed", "stage", "metric", "value"]
 
 
@@ -381,14 +382,26 @@ def _make_pipeline(architecture, **params):
     return make_mlp_attn(attention=attention, **params)
 
 
+def _converged(estimator, losses):
+    """1.0 when the estimator's stop at convergence fired, 0.0 when it did not, NaN without
+    one (``tol=None``)."""
+    if estimator.tol is None:
+        return float("nan")
+    return float(convergence_epoch(losses, estimator.tol, estimator.n_iter_no_change) is not None)
+
+
 def _fit_rows(model, X, y, X_eval, y_eval, metrics):
     """The fit metrics of one trained network: its score (``model.score``: accuracy for a
-    classifier, R² for a regressor) on the training and evaluation points, and the training
-    loss of its last epoch."""
+    classifier, R² for a regressor) on the training and evaluation points, the training loss
+    of its last epoch, the epochs it trained and whether its stop at convergence fired."""
+    estimator = model[-1]
+    losses = [float(epoch["train_loss"]) for epoch in estimator.history_]
     values = {
         "train_score": lambda: model.score(X, y),
         "eval_score": lambda: model.score(X_eval, y_eval),
-        "train_loss": lambda: model[-1].history_[-1]["train_loss"],
+        "train_loss": lambda: losses[-1],
+        "epochs_used": lambda: len(losses),
+        "converged": lambda: _converged(estimator, losses),
     }
     return [("trained", m, float(values[m]())) for m in metrics if m in _FIT_METRICS]
 
@@ -472,13 +485,15 @@ def ntk_width_sweep(
         ``"init"``: the network at initialisation (its ``initial_params_``); ``"trained"``: the
         fitted network. With only ``"init"`` the networks are built with ``max_epochs=0``.
     metrics : sequence of {"frobenius", "cosine", "function", "train_score", "eval_score", \
-"train_loss"}, default=("frobenius", "cosine", "function")
+"train_loss", "epochs_used", "converged"}, default=("frobenius", "cosine", "function")
         Which distances to record (see :func:`ntk_distance`, :func:`function_space_distance`),
-        and how well each trained network fits: ``"train_score"`` and ``"eval_score"`` are
+        and how each trained network fits: ``"train_score"`` and ``"eval_score"`` are
         the pipeline's ``score`` (accuracy for ``task="classification"``, R² for regression) on
         ``(X, y)`` and ``(X_eval, y_eval)``, ``"train_loss"`` the training loss of its last
-        epoch. These three need ``"trained"`` in ``stages`` and get one row per network, at
-        that stage.
+        epoch, ``"epochs_used"`` the epochs it trained (``len(history_)``) and ``"converged"``
+        1.0 when its stop at convergence (``tol``, ``n_iter_no_change``) fired, 0.0 when it
+        trained all ``max_epochs`` without, NaN with ``tol=None``. These five need
+        ``"trained"`` in ``stages`` and get one row per network, at that stage.
     X_eval : array-like of shape (n_eval, n_features), default=None
         Points for the function-space distance and ``"eval_score"``; ``None`` uses ``X``.
     y_eval : array-like of shape (n_eval,), default=None

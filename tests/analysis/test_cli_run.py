@@ -21,6 +21,7 @@ settings = ["binary"]
 n_train = [150]
 n_test = 40
 [training]
+stopping = "fixed"
 epochs = 5
 [kappa]
 n_train = ["all"]
@@ -28,6 +29,7 @@ n_train = ["all"]
 n_train = ["all"]
 transforms = ["raw", "linear"]
 [ntk]
+stopping = ["fixed"]
 architectures = ["relu", "attention"]
 widths = [16, 32, 64]
 n_train = [150]

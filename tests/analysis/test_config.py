@@ -41,6 +41,17 @@ CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "confi
         ({"kappa": {"practical_width": 0.5}}, "kappa.practical_width"),
         ({"collapse": {"settings": ["ternary"]}}, "collapse.settings[0]"),
         ({"interventions": {"record_epochs": [0]}}, "interventions.record_epochs[0]"),
+        ({"training": {"stopping": "converged"}}, "training.stopping"),
+        ({"training": {"max_epochs": 0}}, "training.max_epochs"),
+        ({"training": {"tol": -0.1}}, "training.tol"),
+        ({"training": {"tol": float("nan")}}, "training.tol"),
+        ({"training": {"n_iter_no_change": 0}}, "training.n_iter_no_change"),
+        ({"malleability": {"training": {"stopping": "early"}}}, "malleability.training.stopping"),
+        ({"malleability": {"training": {"max_epochs": 1.5}}}, "malleability.training.max_epochs"),
+        ({"ntk": {"stopping": ["fixed", "fixed"]}}, "ntk.stopping"),
+        ({"ntk": {"stopping": "fixed"}}, "ntk.stopping"),
+        ({"ntk": {"stopping": ["fixd"]}}, "ntk.stopping[0]"),
+        ({"ntk": {"training": {"stopping": "fixed"}}}, "ntk.training.stopping"),
     ],
 )
 def test_bad_config_names_the_key(config, key):
@@ -120,7 +131,9 @@ def test_toml_file_and_overrides(tmp_path):
         load_config(tmp_path / "missing.toml")
 
 
-@pytest.mark.parametrize("name", ["quick.toml", "digits.toml", "mnist-test-split.toml"])
+@pytest.mark.parametrize(
+    "name", ["quick.toml", "digits.toml", "mnist-test-split.toml", "ntk_convergence.toml"]
+)
 def test_example_configs_are_valid(name):
     config = load_config(os.path.join(CONFIGS, name))
     assert config.to_dict() == load_config(config.to_dict()).to_dict()
@@ -132,3 +145,33 @@ def test_quick_example_is_the_quick_preset():
     assert from_file == preset
     parts = {c.part for c in load_config(quick=True).cells()}
     assert {"kappa", "ntk", "malleability"} <= parts
+
+
+def test_stopping_messages_name_the_value_and_the_fix():
+    with pytest.raises(ConfigError, match=r"'converged'.*Did you mean 'convergence'"):
+        load_config({"training": {"stopping": "converged"}})
+    with pytest.raises(ConfigError, match=r'set ntk.stopping = \["fixed"\] instead'):
+        load_config({"ntk": {"training": {"stopping": "fixed"}}})
+
+
+def test_a_cell_keeps_only_the_epoch_count_of_its_rule():
+    """Converged cells do not depend on training.epochs, fixed ones not on max_epochs; the ntk
+    part has one cell per stopping rule, the other parts follow training.stopping."""
+    base = {"data": {"settings": ["binary"]}, "interventions": {"enabled": False}}
+    cells = load_config(base, quick=True).cells()
+    ntk = [c for c in cells if c.part == "ntk"]
+    mal = [c for c in cells if c.part == "malleability"]
+    rules = [c.settings["stopping"] for c in ntk]
+    assert rules.count("convergence") == rules.count("fixed") == len(ntk) // 2
+    assert {c.settings["stopping"] for c in mal} == {"convergence"}
+    for cell in ntk + mal:
+        kept = "max_epochs" if cell.settings["stopping"] == "convergence" else "epochs"
+        dropped = "epochs" if kept == "max_epochs" else "max_epochs"
+        assert kept in cell.settings
+        assert dropped not in cell.settings
+    other_epochs = load_config({**base, "training": {"epochs": 7}}, quick=True).cells()
+    changed = {c.key for c in cells} ^ {c.key for c in other_epochs}
+    fixed_keys = {c.key for c in ntk if c.settings["stopping"] == "fixed"}
+    assert changed & {c.key for c in cells} == fixed_keys
+    fixed = load_config({**base, "malleability": {"training": {"stopping": "fixed"}}}, quick=True)
+    assert {c.settings["stopping"] for c in fixed.cells() if c.part == "malleability"} == {"fixed"}

@@ -80,6 +80,7 @@ def test_cell_records_versions_seed_device_and_time(reference):
     assert {row["stage"] for row in record["rows"]} == {"init", "trained"}
     distances = {"frobenius", "cosine", "function"}
     fit = {"train_score", "eval_score", "train_loss"}  # the trained network's fit (#12)
+    fit |= {"epochs_used", "converged"}  # and how its training ended (#13)
     assert {row["metric"] for row in record["rows"]} == distances | fit
 
 

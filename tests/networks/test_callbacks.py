@@ -15,7 +15,11 @@ from sklearn_attnkernel import (
     make_mlp_attn,
     make_two_layer_relu,
 )
-from sklearn_attnkernel.networks.callbacks import RecordOutputs, SharedReference
+from sklearn_attnkernel.networks.callbacks import (
+    RecordOutputs,
+    SharedReference,
+    convergence_epoch,
+)
 from tests.conftest import FAST_NETWORK, network_state, readonly
 
 
@@ -168,3 +172,53 @@ def test_recorded_outputs_are_those_of_shorter_trainings(case):
         short = clone(model).set_params(**params).fit(Xtr, ytr)
         expected = np.asarray(short.decision_function(Xte)).reshape(len(Xte), -1)
         np.testing.assert_array_equal(ran.outputs_[e], expected)
+
+
+# ------------------------------------------------------------------------------------------
+# the stop at convergence, replayed on a finished history
+# ------------------------------------------------------------------------------------------
+def _skorch_stop(losses, tol, patience):
+    """Where skorch's own EarlyStopping stops these losses: driven epoch by epoch over a
+    skorch History, the independent reference of convergence_epoch."""
+    from types import SimpleNamespace
+
+    from skorch.callbacks import EarlyStopping
+    from skorch.history import History
+
+    stopper = EarlyStopping(
+        monitor="train_loss", patience=patience, threshold=tol, threshold_mode="abs"
+    )
+    net = SimpleNamespace(history=History(), verbose=0)
+    stopper.on_train_begin(net)
+    for epoch, loss in enumerate(losses, start=1):
+        net.history.new_epoch()
+        net.history.record("epoch", epoch)
+        net.history.record("train_loss", loss)
+        try:
+            stopper.on_epoch_end(net)
+        except KeyboardInterrupt:
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_convergence_epoch_is_where_skorch_stops(seed):
+    rng = np.random.default_rng(seed)
+    # a falling loss with noise and plateaus, and the odd NaN
+    losses = np.exp(-np.cumsum(rng.exponential(0.05, size=60))) + rng.normal(0, 0.01, size=60)
+    losses[rng.random(60) < 0.03] = np.nan
+    tol, patience = float(rng.choice([0.0, 1e-3, 1e-2])), int(rng.integers(1, 8))
+    assert convergence_epoch(losses.tolist(), tol, patience) == _skorch_stop(
+        losses.tolist(), tol, patience
+    )
+
+
+def test_a_network_stopped_at_convergence_replays_to_its_last_epoch(blobs):
+    X, y = blobs
+    params = {**FAST_NETWORK, "max_epochs": 300, "tol": 0.05, "n_iter_no_change": 2}
+    est = TwoLayerReLUClassifier(**params, random_state=0).fit(X, y)
+    losses = [epoch["train_loss"] for epoch in est.history_]
+    assert len(losses) < 300  # an easy problem: it stops well before the cap
+    assert convergence_epoch(losses, 0.05, 2) == len(losses)
+    stopper = dict(est.net_.callbacks_)["early_stopping"]
+    assert stopper.misses_ == 2  # skorch's own record of why it stopped

@@ -502,3 +502,24 @@ def test_sweep_fit_metrics_refused_without_what_they_need(tiny, kwargs, match):
     kwargs = {k: (X[:3] if v == "X3" else v) for k, v in kwargs.items()}
     with pytest.raises(ValueError, match=match):
         ntk_width_sweep("relu", X, y, widths=[4], seeds=[0], **kwargs, **_FAST)
+
+
+def test_sweep_records_the_epochs_used_and_whether_training_converged(tiny):
+    pytest.importorskip("sklearn_attnkernel.networks.pipelines")
+    from sklearn_attnkernel import make_two_layer_relu
+
+    X, y = tiny
+    metrics = ["epochs_used", "converged"]
+    stop = {**_FAST, "max_epochs": 300, "tol": 0.05, "n_iter_no_change": 2}
+    table = ntk_width_sweep("relu", X, y, widths=[16], seeds=[1], metrics=metrics, **stop)
+    got = dict(zip(table["metric"], table["value"], strict=True))
+    model = make_two_layer_relu(width=16, random_state=1, **stop).fit(X, y)
+    assert got["epochs_used"] == len(model[-1].history_) < 300  # stopped before the cap
+    assert got["converged"] == 1.0
+    capped = {**stop, "max_epochs": 2, "n_iter_no_change": 5}  # the cap comes first
+    table = ntk_width_sweep("relu", X, y, widths=[16], seeds=[1], metrics=metrics, **capped)
+    assert table["value"].tolist() == [2.0, 0.0]
+    fixed = {**_FAST, "max_epochs": 2, "tol": None}  # no rule to meet: NaN
+    table = ntk_width_sweep("relu", X, y, widths=[16], seeds=[1], metrics=metrics, **fixed)
+    assert table["value"].iloc[0] == 2.0
+    assert np.isnan(table["value"].iloc[1])

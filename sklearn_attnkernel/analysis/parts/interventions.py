@@ -1,7 +1,7 @@
 """Part ``interventions``: test accuracy after the curated / transformed / adversarial ones."""
 
 from ..data import cell_data
-from .models import attack_seed, make_model
+from .models import attack_seed, epoch_budget, make_model
 
 __all__ = ["run"]
 
@@ -14,7 +14,9 @@ def _accuracy_rows(s, out, baseline_by_epoch):
         ("accuracy", out["accuracy_by_epoch"]),
     ):
         by_epoch = {int(e): v for e, v in (by_epoch or {}).items()}
-        by_epoch.setdefault(int(s["epochs"]), out[name])  # the fully trained model
+        # the fully trained model, at the epoch budget (a network that converged earlier
+        # keeps its final outputs for the later epochs, as RecordOutputs records them)
+        by_epoch.setdefault(int(epoch_budget(s)), out[name])
         for epoch in sorted(by_epoch):
             rows.append({"metric": name, "epoch": epoch, "value": by_epoch[epoch]})
     return rows

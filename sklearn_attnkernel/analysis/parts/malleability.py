@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from ..data import cell_data
-from .models import attack_seed, make_model, pixel_epsilon
+from .models import attack_seed, convergence_rows, make_model, pixel_epsilon
 
 __all__ = ["Clean", "attack_rows", "run", "scored", "train_and_score"]
 
@@ -61,32 +61,23 @@ def _row_cosine(A, B):
         return float(np.nanmean(np.where(norms > 0, dots / norms, np.nan)))
 
 
-def _training_rows(model):
-    """How well the network fits its training set, and whether its training had converged.
+def _training_rows(model, s):
+    """How well the network fits its training set, and how its training ended.
 
     ``train_accuracy`` and ``chance_accuracy`` come from
     :func:`~sklearn_attnkernel.influence.health.training_skill` (the report flags networks near
-    chance); ``train_loss`` is the last epoch's training loss; ``converged`` is 1 when the
-    estimators' default stop at convergence (``tol`` and ``n_iter_no_change`` of
-    :class:`~sklearn_attnkernel.TwoLayerReLUClassifier`) would have fired by the last epoch: the
-    training loss did not fall below its earlier best minus ``tol`` over the last
-    ``n_iter_no_change`` epochs.
+    chance); ``train_loss``, ``epochs_used`` and ``converged`` from
+    :func:`~.models.convergence_rows` on the network's history.
     """
     from ...influence.estimators import split_network
     from ...influence.health import training_skill
-    from ...networks.estimators import TwoLayerReLUClassifier
 
     _, final = split_network(model)
     score, chance, _ = training_skill(final)
-    losses = np.asarray([epoch.get("train_loss", np.nan) for epoch in final.history_], float)
-    defaults = TwoLayerReLUClassifier()
-    patience, tol = defaults.n_iter_no_change, defaults.tol
-    converged = losses.size > patience and losses[-patience:].min() > losses[:-patience].min() - tol
     return [
         {"metric": "train_accuracy", "value": score},
         {"metric": "chance_accuracy", "value": chance},
-        {"metric": "train_loss", "value": float(losses[-1]) if losses.size else float("nan")},
-        {"metric": "converged", "value": float(converged)},
+        *convergence_rows(final.history_, s),
     ]
 
 
@@ -134,7 +125,7 @@ def train_and_score(s0, ctx):
         "fit_s": fit_s,
         "clean_influence_s": clean_s,
     }
-    clean = Clean(model, data, influence, before, top, info, health=_training_rows(model))
+    clean = Clean(model, data, influence, before, top, info, health=_training_rows(model, s0))
     if top.size:
         clean.F_top, correct_before, loss_before = _top_set_diagnostics(model, X, y, top)
         clean.rows = [

@@ -8,7 +8,16 @@ architectures of a grid see the same random draws.
 from ..._utils.vocabulary import ATTENTION_OF_ARCHITECTURE
 from ..store import derive_seed
 
-__all__ = ["attack_seed", "make_model", "mlp_params", "model_seed", "pixel_epsilon"]
+__all__ = [
+    "attack_seed",
+    "convergence_rows",
+    "epoch_budget",
+    "make_model",
+    "mlp_params",
+    "model_seed",
+    "pixel_epsilon",
+    "stopping_params",
+]
 
 
 def model_seed(s):
@@ -16,16 +25,31 @@ def model_seed(s):
     return derive_seed("model", s["seed"])
 
 
-def mlp_params(s):
-    """The network's training parameters from a cell's settings.
+def stopping_params(s):
+    """How a cell's network stops training: ``max_epochs``, ``tol`` and ``n_iter_no_change``.
 
-    The analysis trains every network for exactly ``training.epochs`` (``tol=None``), so that
-    cells and seeds compare at equal training; the estimators' default stop at convergence is
-    not used here.
+    ``stopping = "convergence"``: the estimators' stop at convergence (skorch's EarlyStopping on
+    the training loss), capped at ``max_epochs``; ``"fixed"``: exactly ``epochs`` epochs
+    (``tol=None``). Cells written before the stopping rule existed trained fixed epochs.
     """
+    if s.get("stopping", "fixed") == "fixed":
+        return {"max_epochs": s["epochs"], "tol": None}
     return {
-        "max_epochs": s["epochs"],
-        "tol": None,
+        "max_epochs": s["max_epochs"],
+        "tol": s["tol"],
+        "n_iter_no_change": s["n_iter_no_change"],
+    }
+
+
+def epoch_budget(s):
+    """The most epochs a cell's network trains: ``epochs`` (fixed) or ``max_epochs``."""
+    return stopping_params(s)["max_epochs"]
+
+
+def mlp_params(s):
+    """The network's training parameters from a cell's settings (:func:`stopping_params`)."""
+    return {
+        **stopping_params(s),
         "lr": s["lr"],
         "batch_size": s["batch_size"],
         "reg_lambda": s["reg_lambda"],
@@ -33,6 +57,26 @@ def mlp_params(s):
         "device": s["device"],
         "dtype": s["dtype"],
     }
+
+
+def convergence_rows(history, s):
+    """Epochs used, final training loss and convergence of a trained network, as result rows.
+
+    ``epochs_used`` is ``len(history)``; ``converged`` is 1 when the stop at convergence of the
+    cell's ``tol`` and ``n_iter_no_change`` fires within the epochs trained
+    (:func:`~sklearn_attnkernel.networks.callbacks.convergence_epoch` on the history's training
+    losses): under ``stopping = "convergence"`` the network stopped there, before or at
+    ``max_epochs``; under ``"fixed"`` it would have stopped by its last epoch.
+    """
+    from ...networks.callbacks import convergence_epoch
+
+    losses = [float(epoch.get("train_loss", float("nan"))) for epoch in history]
+    stopped = convergence_epoch(losses, s["tol"], s["n_iter_no_change"])
+    return [
+        {"metric": "train_loss", "value": losses[-1] if losses else float("nan")},
+        {"metric": "epochs_used", "value": float(len(losses))},
+        {"metric": "converged", "value": float(stopped is not None)},
+    ]
 
 
 def make_model(s, adversarial=None):

@@ -1,4 +1,5 @@
-"""Part ``ntk``: distance of the network's NTK to the infinite-width one, at one width."""
+"""Part ``ntk``: distance of the network's NTK to the infinite-width one, at one width and one
+stopping rule (trained to convergence, or for a fixed number of epochs)."""
 
 import numpy as np
 
@@ -19,12 +20,13 @@ def _targets(s, y):
 
 def _metrics(s, task):
     """The cell's distances, and how well its trained network fits: accuracy on the training
-    and test points (classification only; a one-hot MSE regressor's score is R²) and the
-    final training loss, so the report can show the ntk networks' fit beside their NTKs."""
+    and test points (classification only; a one-hot MSE regressor's score is R²), the final
+    training loss, the epochs used and whether the stop at convergence fired (NaN for fixed
+    epochs), so the report can show the ntk networks' fit and convergence beside their NTKs."""
     if "trained" not in s["stages"]:
         return list(s["metrics"])
     fit = ["train_score", "eval_score"] if task == "classification" else []
-    return [*s["metrics"], *fit, "train_loss"]
+    return [*s["metrics"], *fit, "train_loss", "epochs_used", "converged"]
 
 
 def _sweep_without_cosine(sweep, s, Z, y, notes, metrics):

@@ -10,12 +10,14 @@ The report opens with one screen: the verdict on each claim of the paper
 networks (settings, accuracy, convergence), then one section per part, figures first.
 """
 
-from .comparison import compare_with_paper
+from .comparison import compare_with_paper, stopping_sentences
 from .complexity import complexity_sentences
 from .examples import OVERLAP_NOTE, OVERLAP_TITLE, SECTION_TITLE
 from .landscape import landscape_findings
 from .networks import (
+    CONVERGENCE,
     NEAR_CHANCE,
+    convergence_column,
     drop_near_chance,
     near_chance_column,
     network_health,
@@ -31,7 +33,9 @@ __all__ = ["report_blocks"]
 LONG_TABLE = 12
 
 _TITLES = {
-    "table1_ntk_distance": "Table 1 — NTK distance to the infinite-width limit vs width",
+    "table1_ntk_distance": (
+        "Table 1 — NTK distance to the infinite-width limit vs width, by stopping rule"
+    ),
     "table2_flip_rates": "Table 2 — influence flip rates by attack (random ±ε = baseline)",
     "table2_spearman": "Table 2b — Spearman ρ between influence scores before and after",
     "table2_top_k": "Table 2c — top-k stability |T ∩ T′| / k",
@@ -57,7 +61,12 @@ _TABLE_NOTES = {
         "function-space distance compares logits with a regressor of one-hot targets, whose "
         'scales differ (set ntk.loss = "mse" for a scale-comparable distance): it carries no '
         "verdict. Softmax and exponential attention give identical features after the row "
-        "normalisation (the softmax denominator is a per-row scale), so their rows coincide."
+        "normalisation (the softmax denominator is a per-row scale), so their rows coincide. "
+        "Stopping: 'convergence' networks train until their training loss stops improving "
+        "(capped at training.max_epochs), 'fixed' ones for exactly training.epochs, the control "
+        "(runs made before the rule existed read 'fixed'); the training column counts the "
+        "trained networks of the row over widths and seeds that stopped at convergence, and "
+        "gives their mean epochs used (range)."
     ),
     "table2_flip_rates": (
         "Share of the top-k most helpful training points (k = ⌈top_fraction · n⌉) whose "
@@ -70,8 +79,10 @@ _TABLE_NOTES = {
     ),
     "table5_interventions": (
         "Columns: epochs of training; test accuracy recorded at the end of that epoch during "
-        "the one training run of each model. The largest column equal to training.epochs is "
-        "the final model. baseline_accuracy: the unmodified training set."
+        "the one training run of each model. The column equal to the epoch budget "
+        "(training.epochs for fixed epochs, training.max_epochs at convergence: a network that "
+        "stopped earlier keeps its final accuracy there) is the final model. "
+        "baseline_accuracy: the unmodified training set."
     ),
     "sensitivity_baseline": (
         "Flip rate of the attack and of the random ±ε baseline on the same network, seed and "
@@ -228,7 +239,9 @@ def in_words(frame, name=None):
         "attack",
         "stage",
         "transform",
+        "stopping",
         NEAR_CHANCE,
+        CONVERGENCE,
     }
     words = {
         c: _WORDS.get(c, pattern.format(c) if pattern and c not in named else c)
@@ -289,6 +302,10 @@ def _verdict_blocks(results, verdicts, sentences, health):
     else:
         blocks.append(("table", verdicts, {"id": "verdicts"}))
     blocks += _verdict_notes(results, health)
+    stopping = stopping_sentences(results)
+    if stopping:
+        blocks.append(("h3", "Converged vs fixed-epoch training (NTK distance)"))
+        blocks.append(("list", stopping))
     if sentences:
         blocks.append(("h3", "Where we disagree with the paper"))
         blocks.append(("list", sentences))
@@ -307,8 +324,10 @@ def _network_blocks(results, health):
         _table(settings),
         (
             "p",
-            "As the cells recorded them. Every network trains for exactly the given epochs "
-            "(no stop at convergence unless a tolerance is listed), with Adam.",
+            "As the cells recorded them, with Adam. Stopping rule 'convergence': training "
+            "stops once the training loss has not fallen by the tolerance below its best for "
+            "'patience' epochs in a row, at most max epochs; 'fixed': exactly the given epochs "
+            "(runs made before the rule existed: every network).",
         ),
     ]
     ntk_fit = ntk_fit_table(results)
@@ -316,7 +335,12 @@ def _network_blocks(results, health):
         blocks += [
             ("h3", "Fit of the ntk networks (Table 1)"),
             _table(ntk_fit),
-            ("p", "Mean ± 95 % CI over seeds, per width m of the NTK-distance sweep."),
+            (
+                "p",
+                "Mean ± 95 % CI over seeds, per stopping rule and width m of the NTK-distance "
+                "sweep. Converged: the network stopped at convergence before or at max epochs "
+                "('—' under fixed epochs, which have no rule to meet).",
+            ),
         ]
     elif "ntk" in set(settings["part"]):
         blocks.append(
@@ -333,9 +357,10 @@ def _network_blocks(results, health):
         _table(networks_table(health)),
         (
             "p",
-            "Mean ± 95 % CI over seeds. Converged: the estimators' default stop at "
-            "convergence (tol = 1e-3 over 10 epochs without improvement of the training "
-            "loss) would have fired by the last epoch. Near chance: training accuracy closes "
+            "Mean ± 95 % CI over seeds. Converged: the stop at convergence of the settings' "
+            "tolerance and patience fired by the last epoch (training to convergence: the "
+            "network stopped there; fixed epochs: it would have; runs made before the rule "
+            "existed: tol = 1e-3 over 10 epochs). Near chance: training accuracy closes "
             "at most 10 % of the gap between the majority-class share and a perfect fit "
             "(NearChanceWarning). '—': not recorded by this run (cells written before "
             "train accuracy, training loss and convergence were recorded).",
@@ -369,12 +394,11 @@ def _sensitivity_findings(tables, results):
 
 def _table_blocks(name, display, health):
     note = _TABLE_NOTES.get(name, "")
+    if _SECTION_OF[name] == "malleability":
+        display = convergence_column(near_chance_column(display, health), health)
     return [
         ("h3", _TITLES[name]),
-        _table(
-            near_chance_column(display, health) if _SECTION_OF[name] == "malleability" else display,
-            name,
-        ),
+        _table(display, name),
         ("p", f"{note} CSV: tables/{name}.csv (long form with mean, ci95, n).".strip()),
     ]
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..._utils.vocabulary import PRACTICAL_WIDTH
 from .load import part_rows
-from .networks import drop_near_chance
+from .networks import convergence_text, drop_near_chance, ntk_networks, with_stopping
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
 from .verdicts import (
     NO_INTERVAL,
@@ -22,7 +22,7 @@ from .verdicts import (
     slope_verdict,
 )
 
-__all__ = ["PAPER_NUMBERS", "VERDICT_COLUMNS", "compare_with_paper"]
+__all__ = ["PAPER_NUMBERS", "VERDICT_COLUMNS", "compare_with_paper", "stopping_sentences"]
 
 #: The paper's headline numbers (arXiv 2603.13085, Sections 4–5), for the verdict table.
 PAPER_NUMBERS = {
@@ -245,40 +245,128 @@ def _trend_verdict(relu, attn):
     return verdict + (NO_INTERVAL if NO_INTERVAL in relu + attn else "")
 
 
-def _ntk_claim(keys, metric, group):
+def _epoch_words(group):
+    """How the networks of a group trained: 'to convergence (≤ 500 epochs)' or 'for 60 fixed
+    epochs' (several values are listed)."""
+    convergence = group["stopping"].iloc[0] == "convergence"
+    column = "max_epochs" if convergence else "epochs"
+    counts = group[column].dropna().unique() if column in group else []
+    count = "/".join(str(int(c)) for c in sorted(counts)) or "?"
+    return f"to convergence (≤ {count} epochs)" if convergence else f"for {count} fixed epochs"
+
+
+def _ntk_stats(group):
+    """Per architecture ('relu', 'attention') with ≥ 2 widths: :func:`slope_verdict` of its
+    per-seed slopes; None unless both are there."""
     stats = {}
     for arch, line in group.groupby("architecture"):
         if arch in ("relu", "attention") and line["width"].nunique() >= 2:
             stats[arch] = slope_verdict(per_seed_slopes(line))
-    if len(stats) < 2:
-        return None
+    return stats if len(stats) == 2 else None
+
+
+def _ntk_claim(keys, metric, group, stats, both_rules):
     relu, attn = stats["relu"], stats["attention"]
-    verdict = _trend_verdict(relu[3], attn[3])
+    rule = _epoch_words(group)
+    where = f"{_data(*keys)}; trained {rule}" if both_rules else _data(*keys)
     return _row(
-        f"trained NTK {metric} distance vs width ({_data(*keys)})",
+        f"trained NTK {metric} distance vs width ({where})",
         f"slope 2L-ReLU {_slope_text(*relu[:3])} ({relu[3]}); "
         f"MLP-Attn {_slope_text(*attn[:3])} ({attn[3]})",
         "2L-ReLU falls with width; MLP-Attn does not (Table 1, Fig. 6)",
-        verdict,
+        _trend_verdict(relu[3], attn[3]),
         f"per-seed least-squares slope of log10 {metric} distance on log10 width m after "
-        "training, Student-t CI over seeds"
+        f"training {rule}, Student-t CI over seeds"
         + ("; the cosine distance is scale-invariant" if metric == "cosine" else ""),
     )
 
 
-def _ntk_claims(results, tables):
-    ntk = part_rows(results, "ntk")
+def _ntk_groups(results):
+    """``((dataset, setting, n_train), metric, {stopping: (group, stats)})`` of the trained
+    distances that can carry a verdict, stopping rules in the order convergence, fixed."""
+    ntk = with_stopping(part_rows(results, "ntk"))
     if ntk.empty:
         return []
     trained = ntk[ntk["stage"] == "trained"]
-    rows = []
+    out = []
     for metric in _ntk_metrics(ntk):
         chosen = trained[trained["metric"] == metric]
-        for keys, group in chosen.groupby(["dataset", "setting", "n_train"], sort=True):
-            row = _ntk_claim(keys, metric, group)
-            if row:
-                rows.append(row)
+        for keys, data in chosen.groupby(["dataset", "setting", "n_train"], sort=True):
+            by_rule = {}
+            for rule, group in sorted(data.groupby("stopping"), key=lambda item: item[0]):
+                stats = _ntk_stats(group)
+                if stats:
+                    by_rule[rule] = (group, stats)
+            if by_rule:
+                out.append((keys, metric, by_rule))
+    return out
+
+
+def _ntk_claims(results, tables):
+    rows = []
+    for keys, metric, by_rule in _ntk_groups(results):
+        for group, stats in by_rule.values():
+            rows.append(_ntk_claim(keys, metric, group, stats, len(by_rule) > 1))
     return rows
+
+
+def _attn_training(results, keys, rule):
+    """MLP-Attn's ntk networks of one data and rule: how their training ended, in words."""
+    nets = ntk_networks(results)
+    match = (nets["architecture"] == "attention") & (nets["stopping"] == rule)
+    for name, value in zip(["dataset", "setting", "n_train"], keys, strict=True):
+        match &= nets[name] == value
+    chosen = nets[match]
+    if chosen.empty:
+        return ""
+    return f"; its networks: {convergence_text(chosen['converged'], chosen['epochs_used'])}"
+
+
+def stopping_sentences(results):
+    """Whether the NTK-distance verdict on MLP-Attn changes between converged and fixed-epoch
+    training, one sentence per data and distance measured under both rules.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Tidy results with ntk rows under ``stopping`` "convergence" and "fixed".
+
+    Returns
+    -------
+    sentences : list of str
+        Each names MLP-Attn's slope and trend under both rules, how its networks trained,
+        and whether the verdict of :func:`compare_with_paper` is the same; empty when no
+        data was measured under both rules.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_attnkernel.analysis.report.comparison import stopping_sentences
+    >>> stopping_sentences(pd.DataFrame(columns=["part"]))
+    []
+    """
+    sentences = []
+    for keys, metric, by_rule in _ntk_groups(results):
+        if set(by_rule) != {"convergence", "fixed"}:
+            continue
+        said, verdicts = [], {}
+        for rule in ("convergence", "fixed"):
+            group, stats = by_rule[rule]
+            attn = stats["attention"]
+            verdicts[rule] = _trend_verdict(stats["relu"][3], attn[3])
+            trend = attn[3] if attn[3].startswith(("falls", "rises")) else f"shows {attn[3]}"
+            said.append(
+                f"after training {_epoch_words(group)}, MLP-Attn's distance {trend} with width "
+                f"(slope {_slope_text(*attn[:3])}{_attn_training(results, keys, rule)})"
+            )
+        conv, fixed = verdicts["convergence"], verdicts["fixed"]
+        outcome = (
+            f"the verdict does not change ('{conv}')"
+            if conv == fixed
+            else f"the verdict changes: '{conv}' converged, '{fixed}' with fixed epochs"
+        )
+        sentences.append(f"{_data(*keys)}, {metric} distance: {said[0]}; {said[1]}: {outcome}.")
+    return sentences
 
 
 # ------------------------------------------------------------------- malleability: ε curve

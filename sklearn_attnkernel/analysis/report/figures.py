@@ -20,6 +20,7 @@ from .examples import example_grid_figures
 from .formatting import ARCHITECTURE_ORDER, architecture_label
 from .landscape import landscape_figures
 from .load import part_rows
+from .networks import with_stopping
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
 from .stats import summarize
 
@@ -285,8 +286,11 @@ def _ntk_panel(ax, summary, metric):
 
 
 def _ntk_distance_figures(results):
-    ntk = part_rows(results, "ntk")
-    for (dataset, setting, n_train), rows in _groups(ntk, ["dataset", "setting", "n_train"]):
+    """One figure per data and stopping rule: converged and fixed-epoch networks apart."""
+    ntk = with_stopping(part_rows(results, "ntk"))
+    ntk = ntk[ntk["metric"].isin(_NTK_TITLES)]
+    keys = ["dataset", "setting", "n_train", "stopping"]
+    for (dataset, setting, n_train, stopping), rows in _groups(ntk, keys):
         summary = summarize(rows, ["architecture", "metric", "stage", "width"])
         metrics = [m for m in _NTK_TITLES if m in set(summary["metric"])]
         fig, axes = _panels(len(metrics))
@@ -294,8 +298,10 @@ def _ntk_distance_figures(results):
             _ntk_panel(ax, summary, metric)
         _label_first_column(axes, r"distance to $\Theta_\infty$")
         _legend_below(fig)
-        fig.suptitle(f"NTK distance vs width — {dataset}, {setting}, n = {n_train}")
-        yield "ntk", f"ntk_distance_{dataset}_{setting}_n{n_train}", _CAPTIONS["ntk_distance"], fig
+        words = "trained to convergence" if stopping == "convergence" else "fixed epochs"
+        fig.suptitle(f"NTK distance vs width — {dataset}, {setting}, n = {n_train}, {words}")
+        name = f"ntk_distance_{dataset}_{setting}_n{n_train}_{stopping}"
+        yield "ntk", name, _CAPTIONS["ntk_distance"], fig
 
 
 # ------------------------------------------------------------------------------ flip rates

@@ -26,6 +26,7 @@ _DIMENSIONS = [
     "n_test",
     "architecture",
     "width",
+    "stopping",
     "transform",
     "adversarial_training",
     "attack",
@@ -38,9 +39,20 @@ _DIMENSIONS = [
     "epoch",
     "seed",
 ]
-_INT_COLUMNS = ("n_train", "n_test", "width", "rank", "epoch", "seed", "epochs", "batch_size")
-_INT_COLUMNS += ("n_points",)  # landscape
-_FLOAT_COLUMNS = ("epsilon", "value", "lr", "reg_lambda", "sigma_w", "alpha", "top_fraction")
+_INT_COLUMNS = (
+    "n_train",
+    "n_test",
+    "width",
+    "rank",
+    "epoch",
+    "seed",
+    "epochs",
+    "n_points",
+    "max_epochs",
+    "n_iter_no_change",
+    "batch_size",
+)
+_FLOAT_COLUMNS = ("epsilon", "value", "lr", "reg_lambda", "sigma_w", "alpha", "top_fraction", "tol")
 _FLOAT_COLUMNS += ("d1_step", "d2_step", "span", "rise")  # landscape
 _BOOL_COLUMNS = ("adversarial_training", "clip")
 _CELL_COLUMNS = ["key", "part", "status", "error", "wall_time_s", "device", "versions", "notes"]

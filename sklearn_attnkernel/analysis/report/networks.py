@@ -18,14 +18,19 @@ from .load import part_rows
 from .stats import mean_ci
 
 __all__ = [
+    "CONVERGENCE",
     "NEAR_CHANCE",
     "NETWORK_KEYS",
+    "convergence_column",
+    "convergence_text",
     "drop_near_chance",
     "near_chance_column",
     "network_health",
     "networks_table",
     "ntk_fit_table",
+    "ntk_networks",
     "settings_table",
+    "with_stopping",
 ]
 
 #: What identifies one trained network of the malleability part (its cells share it).
@@ -38,10 +43,19 @@ NETWORK_KEYS = [
     "adversarial_training",
     "seed",
 ]
-_HEALTH = ["train_accuracy", "chance_accuracy", "test_accuracy", "train_loss", "converged"]
+_HEALTH = [
+    "train_accuracy",
+    "chance_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "epochs_used",
+    "converged",
+]
 # Training settings shown per part, with their words; a setting no cell recorded is left out.
 _SETTINGS = (
-    ("epochs", "epochs"),
+    ("stopping", "stopping rule"),
+    ("max_epochs", "max epochs (convergence)"),
+    ("epochs", "epochs (fixed)"),
     ("lr", "learning rate"),
     ("batch_size", "batch size"),
     ("reg_lambda", "λ (weight of ‖θ − θ₀‖²)"),
@@ -55,6 +69,97 @@ _SETTINGS = (
 _TRAINED_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples", "landscape")
 #: The column that flags rows whose networks include some near chance.
 NEAR_CHANCE = "near chance"
+#: The column that says how the training of a row's networks ended.
+CONVERGENCE = "training: converged, epochs used"
+# What a convergence column may match a table's rows on (besides the network's seed).
+_CONVERGENCE_KEYS = [
+    "dataset",
+    "setting",
+    "n_train",
+    "architecture",
+    "width",
+    "adversarial_training",
+    "stopping",
+]
+
+
+def with_stopping(frame):
+    """A copy of ``frame`` whose ``stopping`` column names every row's rule.
+
+    Cells written before the stopping rule existed have none: they trained a fixed number of
+    epochs, so they read ``"fixed"``.
+    """
+    frame = frame.copy()
+    rule = frame["stopping"] if "stopping" in frame else pd.Series(pd.NA, index=frame.index)
+    frame["stopping"] = rule.astype("string").fillna("fixed")
+    return frame
+
+
+def convergence_text(converged, epochs_used):
+    """How a group of networks' training ended, in words: '2/3 converged, 61 epochs (38–100)'.
+
+    ``converged`` (1 or 0 per network; NaN: no stopping rule to meet) and ``epochs_used``
+    (per network; NaN: not recorded) are counted over the values present; the epochs are their
+    mean, with the range when they differ. '—' when neither was recorded.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel.analysis.report.networks import convergence_text
+    >>> convergence_text([1.0, 1.0, 0.0], [38.0, 45.0, 100.0])
+    '2/3 converged, 61 epochs (38–100)'
+    >>> convergence_text([float("nan")] * 2, [60.0, 60.0])
+    '60 epochs'
+    """
+    flags = pd.Series(converged, dtype=float).dropna()
+    epochs = pd.Series(epochs_used, dtype=float).dropna()
+    parts = []
+    if not flags.empty:
+        parts.append(f"{int(flags.sum())}/{flags.size} converged")
+    if not epochs.empty:
+        low, high = epochs.min(), epochs.max()
+        spread = f" ({low:.0f}–{high:.0f})" if low != high else ""
+        parts.append(f"{epochs.mean():.0f} epochs{spread}")
+    return ", ".join(parts) or "—"
+
+
+def convergence_column(display, networks):
+    """``display`` with a :data:`CONVERGENCE` column: how its rows' networks trained.
+
+    ``networks`` holds one row per trained network with ``converged`` and ``epochs_used``
+    (e.g. :func:`network_health`); each row of ``display`` gets the
+    :func:`convergence_text` of the networks it shares its keys with (architecture in display
+    labels). A table without an ``adversarial_training`` column shows standard training, so
+    adversarially trained networks are left out of it. ``display`` is returned unchanged when
+    no network recorded either number (runs made before they were).
+    """
+    columns = ["converged", "epochs_used"]
+    if display.empty or networks.empty or networks.reindex(columns=columns).isna().all().all():
+        return display
+    if "adversarial_training" not in display and "adversarial_training" in networks:
+        networks = networks[networks["adversarial_training"] != True]  # noqa: E712
+    keys = [k for k in _CONVERGENCE_KEYS if k in display and k in networks]
+    texts = [
+        (*group_keys, convergence_text(group["converged"], group["epochs_used"]))
+        for group_keys, group in label_architectures(networks).groupby(keys, dropna=False)
+    ]
+    texts = pd.DataFrame(texts, columns=[*keys, CONVERGENCE]).astype({k: object for k in keys})
+    merged = display.astype({k: object for k in keys}).merge(texts, on=keys, how="left")
+    merged[CONVERGENCE] = merged[CONVERGENCE].fillna("—")
+    return merged
+
+
+def ntk_networks(results):
+    """One row per trained network of the ntk part: its keys, ``epochs_used`` and
+    ``converged`` (NaN where the cells did not record them)."""
+    ntk = with_stopping(part_rows(results, "ntk"))
+    ntk = ntk[ntk["metric"].isin(["epochs_used", "converged"])]
+    keys = ["dataset", "setting", "n_train", "architecture", "width", "stopping", "seed"]
+    if ntk.empty:
+        return pd.DataFrame(columns=[*keys, "epochs_used", "converged"])
+    wide = ntk.groupby([*keys, "metric"], dropna=False)["value"].first().unstack("metric")
+    wide = wide.reset_index()
+    wide.columns.name = None
+    return wide.reindex(columns=[*keys, "epochs_used", "converged"])
 
 
 def network_health(results):
@@ -69,7 +174,8 @@ def network_health(results):
     -------
     health : pandas.DataFrame
         :data:`NETWORK_KEYS`, then ``train_accuracy``, ``chance_accuracy``,
-        ``test_accuracy``, ``train_loss``, ``converged`` (1 or 0) — NaN where the cells did
+        ``test_accuracy``, ``train_loss``, ``epochs_used``, ``converged`` (1 or 0) — NaN
+        where the cells did
         not record them (runs made before they were) — and ``near_chance`` (True when the skill
         ``(train − chance) / (1 − chance)`` is at most ``NEAR_CHANCE_SKILL``; False when
         unknown).
@@ -148,15 +254,16 @@ def _joined(values):
 def settings_table(results):
     """The training settings the cells of each part recorded, one row per part.
 
-    A setting with several values in a part (e.g. its widths) lists them all; ``tolerance``
-    and ``patience`` appear when the cells recorded them, and the analysis trains for exactly
-    ``epochs`` otherwise (no stop at convergence).
+    A setting with several values in a part (e.g. its widths, or the ntk part's two stopping
+    rules) lists them all. Cells written before the stopping rule existed read "fixed": they
+    trained for exactly ``epochs``.
     """
     rows = []
     for part in _TRAINED_PARTS:
         cells = part_rows(results, part) if "part" in results else results.iloc[:0]
         if cells.empty:
             continue
+        cells = with_stopping(cells)
         row = {"part": part}
         for column, words in _SETTINGS:
             if column in cells and cells[column].notna().any():
@@ -173,34 +280,39 @@ _NTK_FIT = (
     ("train_score", "train accuracy (%)", True),
     ("eval_score", "test accuracy (%)", True),
     ("train_loss", "final training loss", False),
+    ("epochs_used", "epochs used", False),
 )
 
 
 def ntk_fit_table(results):
-    """Train/test accuracy (%) and final training loss of the ntk part's trained networks,
-    per architecture × width: mean ± 95 % CI over seeds; empty for runs that did not record
-    them. Accuracy is recorded for classification only ('—' for a one-hot MSE regressor)."""
-    ntk = part_rows(results, "ntk")
-    ntk = ntk[ntk["metric"].isin([m for m, _, _ in _NTK_FIT])] if not ntk.empty else ntk
-    if ntk.empty:
+    """Train/test accuracy (%), final training loss and epochs used of the ntk part's trained
+    networks, per architecture × stopping rule × width: mean ± 95 % CI over seeds, and how
+    many seeds converged (stopped by the rule before the cap; '—' for fixed epochs). Empty
+    for runs that did not record them. Accuracy is recorded for classification only ('—' for
+    a one-hot MSE regressor)."""
+    ntk = with_stopping(part_rows(results, "ntk"))
+    fit = [m for m, _, _ in _NTK_FIT]
+    ntk = ntk[ntk["metric"].isin([*fit, "converged"])] if not ntk.empty else ntk
+    if not ntk["metric"].isin(fit).any():
         return pd.DataFrame()
-    keys = ["dataset", "setting", "n_train", "architecture", "width"]
+    keys = ["dataset", "setting", "n_train", "architecture", "stopping", "width"]
     rows = []
     for group_keys, group in label_architectures(ntk).groupby(keys, dropna=False, sort=True):
         row = dict(zip(keys, group_keys, strict=True))
         for metric, words, percent in _NTK_FIT:
             values = group.loc[group["metric"] == metric, "value"].to_numpy(dtype=float)
             row[words] = format_ci(*mean_ci(values), percent=percent) if values.size else "—"
+        row["converged (seeds)"] = _seeds_of(group.loc[group["metric"] == "converged", "value"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def networks_table(health):
-    """Train/test accuracy (%), final training loss and convergence per architecture × width.
+    """Train/test accuracy (%), final training loss, epochs used and convergence per
+    architecture × width.
 
     Mean ± 95 % CI over seeds (:func:`~sklearn_attnkernel.analysis.report.mean_ci`);
-    ``converged`` and ``near chance`` count seeds. Accuracy columns a run did not record read
-    '—'.
+    ``converged`` and ``near chance`` count seeds. Columns a run did not record read '—'.
     """
     keys = [k for k in NETWORK_KEYS if k != "seed"]
     rows = []
@@ -210,6 +322,7 @@ def networks_table(health):
             ("train_accuracy", "train accuracy (%)", True),
             ("test_accuracy", "test accuracy (%)", True),
             ("train_loss", "final training loss", False),
+            ("epochs_used", "epochs used", False),
         ):
             mean, half, n = mean_ci(group[column].to_numpy(dtype=float))
             row[words] = format_ci(mean, half, n, percent=percent)

@@ -9,6 +9,7 @@ from .examples import example_tables
 from .formatting import label_architectures, wide
 from .landscape import landscape_tables
 from .load import part_rows
+from .networks import CONVERGENCE, convergence_column, ntk_networks, with_stopping
 from .sensitivity import sensitivity_displays, sensitivity_tables
 from .stats import summarize
 
@@ -41,13 +42,18 @@ NTK_DISTANCES = ("frobenius", "cosine", "function")
 
 
 def _ntk_tables(results):
-    ntk = part_rows(results, "ntk")
-    ntk = ntk[ntk["metric"].isin(NTK_DISTANCES)]
-    if ntk.empty:
+    """Table 1: distances per architecture × stopping rule × metric × stage, widths as
+    columns, and (display only) how the trained networks of each row ended their training."""
+    ntk = with_stopping(part_rows(results, "ntk"))
+    distances = ntk[ntk["metric"].isin(NTK_DISTANCES)]
+    if distances.empty:
         return {}
-    keys = ["dataset", "setting", "n_train", "architecture", "metric", "stage", "width"]
-    summary = summarize(ntk, keys)
+    keys = ["dataset", "setting", "n_train", "architecture", "stopping", "metric", "stage", "width"]
+    summary = summarize(distances, keys)
     display = wide(label_architectures(summary), keys[:-1], "width")
+    display = convergence_column(display, ntk_networks(ntk))
+    if CONVERGENCE in display:  # the networks at initialisation did not train
+        display.loc[display["stage"] == "init", CONVERGENCE] = ""
     return {"table1_ntk_distance": (summary, display)}
 
 

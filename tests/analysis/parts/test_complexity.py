@@ -12,7 +12,7 @@ from sklearn_attnkernel.analysis.parts.models import make_model
 TINY_COMPLEXITY = {
     "run": {"seeds": [0]},
     "data": {"settings": ["multiclass"], "n_train": [80], "n_test": 30},
-    "training": {"epochs": 5, "lr": 0.01},
+    "training": {"stopping": "fixed", "epochs": 5, "lr": 0.01},
     "kappa": {"enabled": False},
     "collapse": {"enabled": False},
     "ntk": {"enabled": False},

@@ -14,7 +14,7 @@ from sklearn_attnkernel.analysis.store import read_cell
 TINY_LANDSCAPE = {
     "run": {"seeds": [0]},
     "data": {"settings": ["binary"], "n_train": [60]},
-    "training": {"epochs": 3},
+    "training": {"stopping": "fixed", "epochs": 3},
     "kappa": {"enabled": False},
     "collapse": {"enabled": False},
     "ntk": {"enabled": False},

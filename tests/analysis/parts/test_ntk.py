@@ -30,10 +30,49 @@ def test_undefined_cosine_distance_is_nan_not_a_failed_cell(tmp_path, tiny_grid,
     record = read_cell(next((tmp_path / "cells").glob("ntk-*.json")))
     values = {(r["stage"], r["metric"]): r["value"] for r in record["rows"]}
     # 6 distances (3 metrics × 2 stages) and the trained network's fit (accuracy on the
-    # training and test points, final loss): the zero kernel leaves the rest of the cell whole
-    assert len(values) == 9
+    # training and test points, final loss, epochs used, converged): the zero kernel leaves the
+    # rest of the cell whole
+    assert len(values) == 11
     assert {m for stage, m in values if stage == "trained"} >= {"train_score", "train_loss"}
     assert values[("trained", "cosine")] is None  # NaN, stored as null
     assert values[("init", "cosine")] > 0
     assert values[("trained", "frobenius")] > 0
     assert "trained: cosine distance undefined" in record["notes"][0]
+
+
+def test_each_stopping_rule_is_a_cell_that_records_its_epochs(tmp_path, tiny_grid):
+    """ntk.stopping is an axis: the converged network stops before its cap on an easy problem
+    (a loose tolerance), the fixed-epoch control trains exactly training.epochs."""
+    config = {
+        **tiny_grid,
+        "training": {"epochs": 7, "max_epochs": 300, "tol": 0.05, "n_iter_no_change": 2},
+        "ntk": {
+            **tiny_grid["ntk"],
+            "widths": [16],
+            "architectures": ["relu"],
+            "stages": ["trained"],
+            "metrics": ["cosine"],
+            "stopping": ["convergence", "fixed"],
+        },
+        "malleability": {"enabled": False},
+        "kappa": {"enabled": False},
+        "collapse": {"enabled": False},
+    }
+    summary = run_grid(config, tmp_path, progress=False)
+    assert (summary.n_cells, summary.n_failed) == (2, 0)
+    by_rule = {}
+    for path in (tmp_path / "cells").glob("ntk-*.json"):
+        record = read_cell(path)
+        by_rule[record["settings"]["stopping"]] = (
+            record["settings"],
+            {r["metric"]: r["value"] for r in record["rows"]},
+        )
+    settings, values = by_rule["convergence"]
+    assert "epochs" not in settings
+    assert settings["max_epochs"] == 300
+    assert values["converged"] == 1.0
+    assert 2 < values["epochs_used"] < 300
+    settings, values = by_rule["fixed"]
+    assert "max_epochs" not in settings
+    assert values["epochs_used"] == 7
+    assert values["converged"] is None  # no stopping rule: NaN, stored as null

@@ -1,5 +1,6 @@
 """Hand-made tidy result rows for the report's tests (shared by fixtures and test modules)."""
 
+import numpy as np
 import pandas as pd
 
 
@@ -29,3 +30,38 @@ def malleability_rows(flips, seeds=(0, 1, 2), dataset="mnist", setting="multicla
     frame = pd.DataFrame(rows)
     frame["adversarial_training"] = frame["adversarial_training"].astype("boolean")
     return frame
+
+
+def ntk_rows(slopes, stopping, seeds=(0, 1, 2), training=None, epochs=60, max_epochs=100):
+    """Tidy ntk rows of one stopping rule: a trained cosine distance per architecture, seed
+    and width (16 … 1024) whose per-seed log-log slope is ``slopes[architecture]`` − 0.02,
+    + 0, + 0.02 over the seeds (their mean is the slope), at digits, multiclass, n = 300.
+
+    ``training[(architecture, seed)]`` = ``(epochs_used, converged)`` adds the fit rows of
+    every width of that network (converged None: NaN, as for fixed epochs)."""
+    settings = {"stopping": stopping}
+    settings |= {"max_epochs": max_epochs} if stopping == "convergence" else {"epochs": epochs}
+    rows = []
+    for arch, slope in slopes.items():
+        for seed in seeds:
+            for width in (16, 64, 256, 1024):
+                base = {
+                    "part": "ntk",
+                    "dataset": "digits",
+                    "setting": "multiclass",
+                    "n_train": 300,
+                    "architecture": arch,
+                    "width": width,
+                    "seed": seed,
+                    "stage": "trained",
+                    "loss": "cross_entropy",
+                    **settings,
+                }
+                value = 10 ** ((slope + 0.02 * (seed - 1)) * np.log10(width) - 1 + 0.1 * seed)
+                rows.append({**base, "metric": "cosine", "value": value})
+                used, converged = (training or {}).get((arch, seed), (None, None))
+                if used is not None:
+                    rows.append({**base, "metric": "epochs_used", "value": float(used)})
+                    flag = np.nan if converged is None else float(converged)
+                    rows.append({**base, "metric": "converged", "value": flag})
+    return pd.DataFrame(rows)

@@ -75,7 +75,8 @@ def test_the_networks_section_has_settings_and_fit(blocks):
     section = blocks[start : start + 8]
     tables = [b[1] for b in section if b[0] == "table"]
     settings, fit = tables[:2]
-    assert settings["epochs"].tolist() == ["60"]
+    assert settings["epochs (fixed)"].tolist() == ["60"]
+    assert settings["stopping rule"].tolist() == ["fixed"]  # cells made before the rule
     assert {"train accuracy (%)", "test accuracy (%)", "final training loss"} <= set(fit)
     assert {"converged (seeds)", "near chance (seeds)", "width m"} <= set(fit)
 
@@ -110,3 +111,26 @@ def test_the_plain_word_findings_leave_near_chance_networks_out(blocks):
     texts = [b[1] for b in blocks if b[0] == "p"]
     intro = "What the measured cells say, in plain words (1 network(s) near chance left out):"
     assert intro in texts
+
+
+def test_the_verdicts_say_whether_training_to_convergence_changes_the_ntk_verdict():
+    from tests.analysis.report.rows import ntk_rows
+
+    results = pd.concat(
+        [
+            ntk_rows({"relu": -0.5, "attention": 0.3}, "convergence"),
+            ntk_rows({"relu": -0.5, "attention": 0.3}, "fixed"),
+        ],
+        ignore_index=True,
+    )
+    blocks = report_blocks(Path("run"), results, _CELLS, build_tables(results), [])
+    at = blocks.index(("h3", "Converged vs fixed-epoch training (NTK distance)"))
+    assert at < blocks.index(("h2", "Networks"))  # in the verdict screen
+    kind, (sentence,) = blocks[at + 1]
+    assert kind == "list"
+    assert sentence.endswith("the verdict does not change ('agrees').")
+    # one rule alone: no such block
+    fixed = results[results["stopping"] == "fixed"]
+    blocks = report_blocks(Path("run"), fixed, _CELLS, build_tables(fixed), [])
+    titles = [b[1] for b in blocks if b[0] == "h3"]
+    assert "Converged vs fixed-epoch training (NTK distance)" not in titles

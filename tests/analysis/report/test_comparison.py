@@ -360,3 +360,54 @@ def test_ntk_verdict_with_one_seed_is_indicative_and_undecided_without_a_relu_tr
     assert verdicts["verdict"].item() == "agrees (one seed: no CI, indicative)"
     verdicts, _ = _verdicts(_ntk({"relu": 0.0, "attention": 0.3}))
     assert verdicts["verdict"].item().startswith("undecided")
+
+
+# ------------------------------------------------------- NTK: converged vs fixed-epoch control
+def _two_rules(attn_converged, attn_fixed):
+    from tests.analysis.report.rows import ntk_rows
+
+    converged = ntk_rows(
+        {"relu": -0.5, "attention": attn_converged},
+        "convergence",
+        max_epochs=500,
+        training={("attention", s): (e, 1) for s, e in enumerate((120, 180, 240))},
+    )
+    fixed = ntk_rows({"relu": -0.5, "attention": attn_fixed}, "fixed", epochs=60)
+    return pd.concat([converged, fixed], ignore_index=True)
+
+
+def test_the_report_says_when_the_mlp_attn_verdict_changes_with_convergence():
+    from sklearn_attnkernel.analysis.report.comparison import stopping_sentences
+
+    results = _two_rules(attn_converged=-0.4, attn_fixed=0.3)
+    verdicts, _ = _verdicts(results)
+    claims = verdicts.set_index("claim")["verdict"]
+    data = "digits, multiclass, n = 300"
+    claim = "trained NTK cosine distance vs width"
+    converged = f"{claim} ({data}; trained to convergence (≤ 500 epochs))"
+    fixed = f"{claim} ({data}; trained for 60 fixed epochs)"
+    assert claims[converged] == "disagrees: MLP-Attn's distance also falls"
+    assert claims[fixed] == "agrees"
+    (sentence,) = stopping_sentences(results)
+    assert sentence.startswith(f"{data}, cosine distance: after training to convergence")
+    # MLP-Attn's per-seed slopes -0.42, -0.40, -0.38 (sd 0.02): the t-interval of their mean
+    half = stats.t.ppf(0.975, 2) * 0.02 / np.sqrt(3)
+    assert f"falls with width (slope -0.40 [{-0.4 - half:+.2f}, {-0.4 + half:+.2f}]" in sentence
+    assert "its networks: 12/12 converged, 180 epochs (120–240)" in sentence
+    assert "after training for 60 fixed epochs, MLP-Attn's distance rises with width" in sentence
+    assert sentence.endswith(
+        "the verdict changes: 'disagrees: MLP-Attn's distance also falls' converged, "
+        "'agrees' with fixed epochs."
+    )
+
+
+def test_the_report_says_when_the_verdict_does_not_change():
+    from sklearn_attnkernel.analysis.report.comparison import stopping_sentences
+
+    (sentence,) = stopping_sentences(_two_rules(attn_converged=0.25, attn_fixed=0.3))
+    assert sentence.endswith("the verdict does not change ('agrees').")
+    # one rule alone: nothing to compare, and the claim keeps its words
+    only_fixed = _two_rules(0.25, 0.3).query("stopping == 'fixed'")
+    assert stopping_sentences(only_fixed) == []
+    claims = _verdicts(only_fixed)[0]["claim"].tolist()
+    assert claims == ["trained NTK cosine distance vs width (digits, multiclass, n = 300)"]

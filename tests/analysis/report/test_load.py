@@ -41,7 +41,8 @@ def test_missing_and_corrupt_cells_are_reported_not_fatal(report_run_dir, tmp_pa
         ("missing", 1),
         ("ok", len(cells) - 2),
     ]
-    assert "12 finished, 1 corrupt, 1 missing" in (copy / "report.md").read_text()
+    finished = f"{len(cells) - 2} finished, 1 corrupt, 1 missing"
+    assert finished in (copy / "report.md").read_text()
 
 
 def test_without_manifest_every_cell_file_is_read(report_run_dir, tmp_path):

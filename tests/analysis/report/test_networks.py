@@ -88,7 +88,8 @@ def test_networks_of_old_runs_show_what_was_recorded():
 def test_settings_table_lists_each_parts_training_settings():
     settings = settings_table(_cells()).set_index("part")
     row = settings.loc["malleability"]
-    assert row["epochs"] == "60"
+    assert row["epochs (fixed)"] == "60"
+    assert row["stopping rule"] == "fixed"  # cells made before the rule trained fixed epochs
     assert row["learning rate"] == "0.01"
     assert row["λ (weight of ‖θ − θ₀‖²)"] == "0"
     assert row["widths m"] == "1024"
@@ -169,3 +170,35 @@ def test_table1_keeps_only_the_distances():
 
     summary, _ = build_tables(_ntk_rows())["table1_ntk_distance"]
     assert set(summary["metric"]) == {"cosine"}
+
+
+EPOCHS = {"relu": [41, 47, 62], "attention": [500, 500, 500]}
+
+
+def _cells_with_epochs():
+    cells = _cells()
+    health = cells[cells["metric"] == "converged"].copy()
+    health["metric"] = "epochs_used"
+    pairs = zip(health["architecture"], health["seed"], strict=True)
+    health["value"] = [EPOCHS[arch][seed] for arch, seed in pairs]
+    return pd.concat([cells, health], ignore_index=True)
+
+
+def test_malleability_tables_and_networks_show_how_training_ended():
+    from sklearn_attnkernel.analysis.report import build_tables
+    from sklearn_attnkernel.analysis.report.networks import CONVERGENCE, convergence_column
+
+    results = _cells_with_epochs()
+    health = network_health(results)
+    table = networks_table(health).set_index("architecture")
+    x = np.array(EPOCHS["relu"], dtype=float)
+    half = stats.t.ppf(0.975, 2) * stats.sem(x)
+    assert table.loc["2L-ReLU", "epochs used"] == f"{x.mean():.3g} ± {half:.3g}"
+    assert table.loc["2L-ReLU", "converged (seeds)"] == "3 of 3"
+    display = build_tables(results.assign(epsilon_space="pixel"))["table2_flip_rates"][1]
+    column = convergence_column(display, health).set_index("architecture")[CONVERGENCE]
+    assert column["2L-ReLU"] == f"3/3 converged, {x.mean():.0f} epochs (41–62)"
+    assert column["MLP-Attn"] == "0/3 converged, 500 epochs"
+    # a run that recorded neither number gets no column
+    old = network_health(_cells(with_health=False))
+    assert CONVERGENCE not in convergence_column(display, old)

@@ -42,3 +42,35 @@ def test_tables_of_the_parts_run_and_in_report_order(malleability_results):
         "sensitivity_baseline",
         "sensitivity_ratio",
     ]
+
+
+def test_table1_shows_each_stopping_rule_and_how_its_networks_trained():
+    import pandas as pd
+
+    from tests.analysis.report.rows import ntk_rows
+
+    used = {("relu", 0): (40, 1), ("relu", 1): (55, 1), ("relu", 2): (100, 0)}
+    used |= {("attention", s): (100, 0) for s in range(3)}
+    converged = ntk_rows({"relu": -0.5, "attention": 0.2}, "convergence", training=used)
+    fixed = ntk_rows(
+        {"relu": -0.5, "attention": -0.1},
+        "fixed",
+        training={(a, s): (60, None) for a in ("relu", "attention") for s in range(3)},
+    )
+    summary, display = build_tables(pd.concat([converged, fixed]))["table1_ntk_distance"]
+    assert set(summary["metric"]) == {"cosine"}  # the long form keeps only the distances
+    rows = display.set_index(["architecture", "stopping"])["training: converged, epochs used"]
+    # over the 4 widths × 3 seeds of 2L-ReLU: 8 of 12 networks stopped before the cap, mean
+    # epochs (4·40 + 4·55 + 4·100) / 12 = 65, from 40 to 100
+    assert rows[("2L-ReLU", "convergence")] == "8/12 converged, 65 epochs (40–100)"
+    assert rows[("MLP-Attn", "convergence")] == "0/12 converged, 100 epochs"
+    assert rows[("MLP-Attn", "fixed")] == "60 epochs"  # no rule to meet: no count
+
+
+def test_table1_of_a_run_before_the_stopping_rule_reads_fixed():
+    from tests.analysis.report.rows import ntk_rows
+
+    old = ntk_rows({"relu": -0.5, "attention": 0.2}, "fixed").drop(columns=["stopping"])
+    _, display = build_tables(old)["table1_ntk_distance"]
+    assert set(display["stopping"]) == {"fixed"}
+    assert "training: converged, epochs used" not in display  # nothing recorded
