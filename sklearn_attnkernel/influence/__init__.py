@@ -21,5 +21,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "scorer": ["InfluenceMalleability"],
         "interventions": ["run_intervention"],
         "training_attacks": ["attack_training_points"],
+        "retraining": [
+            "RetrainingEffects",
+            "network_loss",
+            "retraining_agreement",
+            "retraining_effects",
+        ],
     },
 )
