@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils.input_space import check_input_space, with_fit_columns
 from .._utils.vocabulary import ATTACKS
+from .attribution_params import ATTRIBUTION_METHODS, check_method_params
 from .estimators import influence_scores, split_network
 from .health import ON_NEAR_CHANCE, check_training_skill
 from .metrics import (
@@ -103,7 +104,8 @@ class InfluenceMalleability:
         Ridge ``α > 0`` of the kernel ridge regression behind the influence.
     kernel : {"empirical", "infinite"}, default="empirical"
         Kernel of the influence: the trained network's empirical NTK or the infinite-width one;
-        see :func:`~sklearn_attnkernel.influence.estimators.influence_scores`.
+        see :func:`~sklearn_attnkernel.influence.estimators.influence_scores`. For
+        ``method="exact"`` only (like ``alpha``).
     clip : tuple of (float, float) or None, default=None
         Range every input coordinate must stay in during the attack, e.g. ``(0, 1)`` for
         pixels.
@@ -118,6 +120,15 @@ class InfluenceMalleability:
     random_state : int, RandomState instance or None, default=None
         Seeds the ``n_test`` subset and the attack's randomness (PGD's random start, the random
         baseline). With an int every call uses the same draws.
+    method : {"exact", "trak", "ekfac", "datainf", "arnoldi", "tracin", "if-explicit"}, \
+            default="exact"
+        Influence method, before and after the attack: the exact NTK leave-one-out influence,
+        or a practitioners' method run through dattri (the ``[audit]`` extra); see
+        :func:`~sklearn_attnkernel.influence.estimators.influence_scores` and :ref:`audit`.
+    method_params : dict or None, default=None
+        Settings of a dattri ``method`` (projection dimension, damping, …), with the defaults
+        listed in :func:`~sklearn_attnkernel.influence.estimators.influence_scores`; checked
+        when the scorer is built.
     on_near_chance : {"warn", "raise", "ignore"}, default="warn"
         What to do when the fitted estimator is near chance on its own training set: its
         influence scores are then noise and the score means nothing. Near chance means a
@@ -152,11 +163,12 @@ class InfluenceMalleability:
     nothing is attacked and the score is NaN, with an
     :class:`~sklearn.exceptions.UndefinedMetricWarning` (``GridSearchCV`` ranks NaN last).
 
-    **Cost** per call: two influence computations (two kernels, two Cholesky factorisations of
-    the ``n_train × n_train`` system) and one attack of ``k`` points; plus one training when
-    ``refit=True``. With ``ε = 0`` the perturbed set equals the clean one: the flip rate is 0,
-    Spearman's ρ and the top-k overlap are 1 (with ``refit=True`` only if the estimator's own
-    training is deterministic, i.e. it has an int ``random_state``).
+    **Cost** per call: two influence computations (for ``method="exact"``: two kernels, two
+    Cholesky factorisations of the ``n_train × n_train`` system; for the dattri methods see
+    :ref:`audit`) and one attack of ``k`` points; plus one training when ``refit=True``. With
+    ``ε = 0`` the perturbed set equals the clean one: the flip rate is 0, Spearman's ρ and the
+    top-k overlap are 1 (with ``refit=True`` only if the estimator's own training is
+    deterministic, i.e. it has an int ``random_state``).
 
     Examples
     --------
@@ -185,6 +197,8 @@ class InfluenceMalleability:
         "n_test": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "on_near_chance": [StrOptions(set(ON_NEAR_CHANCE))],
+        "method": [StrOptions({"exact", *ATTRIBUTION_METHODS})],
+        "method_params": [dict, None],
     }
 
     def __init__(
@@ -203,6 +217,8 @@ class InfluenceMalleability:
         n_test=None,
         random_state=None,
         on_near_chance="warn",
+        method="exact",
+        method_params=None,
     ):
         self.metric = metric
         self.attack = attack
@@ -217,6 +233,8 @@ class InfluenceMalleability:
         self.n_test = n_test
         self.random_state = random_state
         self.on_near_chance = on_near_chance
+        self.method = method
+        self.method_params = method_params
         self._validate_params()
 
     def _params(self):
@@ -226,6 +244,28 @@ class InfluenceMalleability:
         validate_parameter_constraints(
             self._parameter_constraints, self._params(), caller_name=type(self).__name__
         )
+        if self.method != "exact":
+            check_method_params(self.method, self.method_params)
+            if self.kernel != "empirical":
+                raise ValueError(
+                    f"kernel={self.kernel!r} applies to method='exact' only; method="
+                    f"{self.method!r} attributes the trained network's own training loss. Leave "
+                    "kernel at 'empirical'."
+                )
+        elif self.method_params is not None:
+            raise ValueError(
+                "method_params is for the dattri methods (e.g. method='trak'); method='exact' "
+                f"takes none, got method_params={self.method_params!r}."
+            )
+
+    def _influence_options(self):
+        if self.method == "exact":
+            return {"kernel": self.kernel, "alpha": self.alpha, "on_near_chance": "ignore"}
+        return {
+            "method": self.method,
+            "method_params": self.method_params,
+            "on_near_chance": "ignore",
+        }
 
     def __repr__(self):
         defaults = inspect.signature(type(self)).parameters
@@ -271,7 +311,7 @@ class InfluenceMalleability:
         attack_seed = int(rng.randint(np.iinfo(np.int32).max))
         _, network = split_network(estimator)
         check_training_skill(network, self.on_near_chance, type(self).__name__)
-        options = {"kernel": self.kernel, "alpha": self.alpha, "on_near_chance": "ignore"}
+        options = self._influence_options()
         # validated rows in the fitted column order, labelled as in fit
         X_test, X_train = with_fit_columns(estimator, X_test), with_fit_columns(estimator, X_train)
 
