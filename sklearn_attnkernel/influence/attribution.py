@@ -30,8 +30,8 @@ estimate of ``ℓ(f_{θ_{−i}}(x), y) − ℓ(f_θ(x), y)``, the change in the 
 is removed and the network retrained: the same quantity, with the same sign (**positive =
 helpful**), as the exact leave-one-out influence. dattri's scores already have that sign
 (its inner products are ``+g_x ᵀ H⁻¹ g_i``); no sign flip is applied, and
-``tests/influence/test_attribution.py`` checks the sign against retraining on a model where the
-first-order estimate is exact. TRAK and TracIn keep dattri's scale.
+``tests/influence/test_attribution.py`` checks ``"if-explicit"`` against ``+g_x ᵀ (H + r I)⁻¹
+g_i / n`` computed with an explicit Hessian in numpy. TRAK and TracIn keep dattri's scale.
 
 The network is rebuilt as a float32 CPU torch module with the trained weights (dattri works in
 float32): its first layer an :class:`torch.nn.Linear` without bias (EK-FAC needs linear layers),
@@ -139,12 +139,25 @@ def make_loss(model, kind):
     return loss
 
 
-def attribution_net(network):
-    """:class:`AttributionNet` with the trained weights of the fitted ``network``."""
+def attribution_net(network, checkpoint=None):
+    """:class:`AttributionNet` with the trained weights of ``network`` or a ``checkpoint``.
+
+    ``checkpoint`` is a ``state_dict`` of the network's module (``"W"``, ``"A"``), e.g. from
+    :class:`~sklearn_attnkernel.networks.callbacks.RecordCheckpoints`; its shapes must be the
+    network's.
+    """
     module = network.net_.module_
-    return AttributionNet(
-        module.W.detach().cpu(), module.A.detach().cpu(), bool(module.train_readout)
-    )
+    W, A = module.W.detach().cpu(), module.A.detach().cpu()
+    if checkpoint is not None:
+        shapes = {name: tuple(np.shape(value)) for name, value in checkpoint.items()}
+        if shapes.get("W") != tuple(W.shape) or shapes.get("A") != tuple(A.shape):
+            raise ValueError(
+                f"method_params['checkpoints'] holds a checkpoint with shapes {shapes}, but the "
+                f"network has W {tuple(W.shape)} and A {tuple(A.shape)}; pass checkpoints "
+                "recorded while training this network (RecordCheckpoints)."
+            )
+        W, A = torch.as_tensor(checkpoint["W"]), torch.as_tensor(checkpoint["A"])
+    return AttributionNet(W, A, bool(module.train_readout))
 
 
 def _loaders(F_train, T_train, F_test, T_test, n_params):
@@ -177,6 +190,7 @@ def _attributor(method, task, params, loss, network):
 
     if method == "if-explicit":
         return algorithm.IFAttributorExplicit(task, regularization=params["regularization"])
+    params = {key: value for key, value in params.items() if key != "checkpoints"}
     if method == "arnoldi":
         return algorithm.IFAttributorArnoldi(task, **params)
     if method == "ekfac":
@@ -211,6 +225,34 @@ def _run(method, attributor, full, train, test):
     return attributor.attribute(train, test)
 
 
+def _scores_at(network, checkpoint, F_train, F_test, targets, method, params, k=0):
+    """Scores of ``method`` for the network with the weights of checkpoint number ``k``.
+
+    Each checkpoint gets its own random projection, seeded as dattri seeds the projection of
+    its ``k``-th ensemble member (``proj_seed + 10⁵ k``).
+    """
+    if "proj_seed" in params:
+        params = {**params, "proj_seed": params["proj_seed"] + 100_000 * k}
+    from dattri.task import AttributionTask
+
+    model = attribution_net(network, checkpoint)
+    loss = make_loss(model, criterion_kind(network))
+    n_params = sum(p.numel() for p in model.parameters())
+    full, train, test = _loaders(F_train, targets[0], F_test, targets[1], n_params)
+    task = AttributionTask(loss_func=loss, model=model, checkpoints=model.state_dict())
+    attributor = _attributor(method, task, params, loss, network)
+    try:
+        scores = _run(method, attributor, full, train, test)
+    except torch.linalg.LinAlgError as exc:
+        raise ValueError(_not_finite_message(method, params)) from exc
+    scores = scores.detach().cpu().numpy().astype(np.float64).T
+    if method in INFLUENCE_FUNCTIONS:
+        scores /= F_train.shape[0]
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(_not_finite_message(method, params))
+    return scores
+
+
 def attribution_scores(network, F_train, y_train, F_test, y_test, *, method, method_params=None):
     """Scores of ``method`` (dattri) for every (test, train) pair, positive = helpful.
 
@@ -231,40 +273,26 @@ def attribution_scores(network, F_train, y_train, F_test, y_test, *, method, met
     Returns
     -------
     scores : ndarray of shape (n_test, n_train)
-        float64. See the module docstring for what each method computes.
+        float64. See the module docstring for what each method computes. With
+        ``method_params["checkpoints"]``, the mean of the scores computed at each checkpoint's
+        weights (checkpoint ensembling), each with its own random projection (TRAK, TracIn).
     """
-    from dattri.task import AttributionTask
-
     params = check_method_params(method, method_params)
-    model = attribution_net(network)
-    kind = criterion_kind(network)
-    loss = make_loss(model, kind)
-    n_params = sum(p.numel() for p in model.parameters())
-    full, train, test = _loaders(
-        F_train,
-        criterion_targets(network, y_train),
-        F_test,
-        criterion_targets(network, y_test),
-        n_params,
+    targets = criterion_targets(network, y_train), criterion_targets(network, y_test)
+    checkpoints = params["checkpoints"] or [None]
+    scores = np.mean(
+        [
+            _scores_at(network, checkpoint, F_train, F_test, targets, method, params, k)
+            for k, checkpoint in enumerate(checkpoints)
+        ],
+        axis=0,
     )
-    task = AttributionTask(loss_func=loss, model=model, checkpoints=model.state_dict())
-    attributor = _attributor(method, task, params, loss, network)
-    try:
-        scores = _run(method, attributor, full, train, test)
-    except torch.linalg.LinAlgError as exc:
-        raise ValueError(_not_finite_message(method, params)) from exc
-    scores = scores.detach().cpu().numpy().astype(np.float64).T
-    if method in INFLUENCE_FUNCTIONS:
-        scores /= F_train.shape[0]
-    if not np.all(np.isfinite(scores)):
-        raise ValueError(_not_finite_message(method, params))
     logger.info(
-        "attribution_scores: %s (%s loss) on %d train x %d test points, %d parameters",
+        "attribution_scores: %s on %d train x %d test points, %d checkpoint(s)",
         method,
-        kind,
         F_train.shape[0],
         F_test.shape[0],
-        n_params,
+        len(checkpoints),
     )
     return scores
 

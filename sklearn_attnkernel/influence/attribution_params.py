@@ -19,26 +19,29 @@ ATTRIBUTION_METHODS = ("trak", "ekfac", "datainf", "arnoldi", "tracin", "if-expl
 #: marked "ours" in :func:`~sklearn_attnkernel.influence.estimators.influence_scores`: dattri's
 #: 0.0 leaves the inverted matrix singular on networks with more parameters than training points.
 DEFAULT_METHOD_PARAMS = {
-    "trak": {"proj_dim": 512, "proj_seed": 0, "proj_type": "normal", "regularization": 1e-3},
-    "ekfac": {"damping": 1e-3},
-    "datainf": {"regularization": 0.1, "fim_estimate_data_ratio": 1.0},
-    "arnoldi": {
-        "proj_dim": 100,
-        "max_iter": 100,
-        "norm_constant": 1.0,
-        "tol": 1e-7,
-        "regularization": 1e-3,
-        "seed": 0,
-        "precompute_data_ratio": 1.0,
-    },
-    "tracin": {
-        "proj_dim": 512,
-        "proj_seed": 0,
-        "proj_type": "normal",
-        "learning_rate": None,
-        "normalized_grad": False,
-    },
-    "if-explicit": {"regularization": 1e-3},
+    method: {**settings, "checkpoints": None}
+    for method, settings in {
+        "trak": {"proj_dim": 512, "proj_seed": 0, "proj_type": "normal", "regularization": 1e-3},
+        "ekfac": {"damping": 1e-3},
+        "datainf": {"regularization": 0.1, "fim_estimate_data_ratio": 1.0},
+        "arnoldi": {
+            "proj_dim": 100,
+            "max_iter": 100,
+            "norm_constant": 1.0,
+            "tol": 1e-7,
+            "regularization": 1e-3,
+            "seed": 0,
+            "precompute_data_ratio": 1.0,
+        },
+        "tracin": {
+            "proj_dim": 512,
+            "proj_seed": 0,
+            "proj_type": "normal",
+            "learning_rate": None,
+            "normalized_grad": False,
+        },
+        "if-explicit": {"regularization": 1e-3},
+    }.items()
 }
 
 # (type, lower bound, whether the bound is allowed) of every setting; None for "any bool".
@@ -67,7 +70,23 @@ DAMPING = {
 INFLUENCE_FUNCTIONS = ("if-explicit", "arnoldi", "ekfac", "datainf")
 
 
+def _check_checkpoints(value):
+    if value is None:
+        return
+    ok = isinstance(value, list | tuple) and len(value) > 0
+    if ok and all(isinstance(item, dict) and {"W", "A"} <= set(item) for item in value):
+        return
+    raise ValueError(
+        "method_params['checkpoints'] must be None or a non-empty list of the network's "
+        "state_dicts (dicts with 'W' and 'A'), e.g. recorded_checkpoints(model) after training "
+        f"with callbacks=[RecordCheckpoints(epochs)]; got {type(value).__name__}."
+    )
+
+
 def _check_setting(method, key, value):
+    if key == "checkpoints":
+        _check_checkpoints(value)
+        return
     if key == "proj_type":
         if value not in _PROJ_TYPES:
             raise ValueError(

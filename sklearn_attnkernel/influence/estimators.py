@@ -242,6 +242,12 @@ def influence_scores(
           (``True`` gives TracIn-Cos).
         - ``"if-explicit"``: ``regularization=1e-3`` *(ours)*, added to the Hessian.
 
+        Every method also takes ``checkpoints=None``: a list of the network's weights saved
+        during training (:class:`~sklearn_attnkernel.networks.callbacks.RecordCheckpoints`,
+        read back with :func:`~sklearn_attnkernel.networks.callbacks.recorded_checkpoints`);
+        the scores are then the mean of the scores at each checkpoint's weights (checkpoint
+        ensembling, *ours*: one averaging rule for every method).
+
     Returns
     -------
     influence : ndarray of shape (n_train,) or (n_test, n_train)

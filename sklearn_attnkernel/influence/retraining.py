@@ -308,7 +308,9 @@ def retraining_agreement(
         predicted = effects.subsets.astype(np.float64) @ scores
     actual = effects.effects
 
-    def spearman(a, b):
+    def spearman(a, b):  # NaN, without a warning, for a resample with a constant side
+        if np.ptp(a) == 0 or np.ptp(b) == 0:
+            return float("nan")
         return stats.spearmanr(a, b).statistic
 
     if np.ptp(predicted) == 0 or np.ptp(actual) == 0:  # no ranking to correlate

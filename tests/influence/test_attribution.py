@@ -221,3 +221,49 @@ def test_a_singular_system_is_reported_with_the_setting_to_raise(data):
         influence_scores(
             fitted, Xte, yte, method="if-explicit", method_params={"regularization": 0.0}
         )
+
+
+def test_checkpoint_ensembling_equals_dattri_over_the_same_checkpoints(data):
+    """TracIn over two checkpoints: dattri sums lr · g_x ᵀ g_i over them; ours is their mean."""
+    from sklearn_attnkernel.networks.callbacks import RecordCheckpoints, recorded_checkpoints
+
+    Xtr, ytr, Xte, yte = data
+    fitted = TwoLayerReLUClassifier(**NET, callbacks=[RecordCheckpoints([5, 10])]).fit(Xtr, ytr)
+    checkpoints = recorded_checkpoints(fitted)
+    params = {"proj_dim": 16, "learning_rate": 0.5, "checkpoints": checkpoints}
+    ours = influence_scores(fitted, Xte, yte, method="tracin", method_params=params, reduce=None)
+
+    def make(task, loss):
+        model = task.get_model()
+        states = []
+        for checkpoint in checkpoints:
+            state = {"fc.weight": torch.tensor(checkpoint["W"], dtype=torch.float32)}
+            state["A"] = torch.tensor(checkpoint["A"], dtype=torch.float32)
+            states.append(state)
+        assert set(states[0]) == set(model.state_dict())
+        task = AttributionTask(loss_func=task.original_loss_func, model=model, checkpoints=states)
+        return TracInAttributor(
+            task,
+            weight_list=torch.tensor([0.5, 0.5]),
+            normalized_grad=False,
+            projector_kwargs=dict(PROJ),
+        )
+
+    direct = _direct(fitted, data, make) / 2
+    np.testing.assert_allclose(ours, direct, rtol=1e-3, atol=1e-4 * np.abs(direct).max())
+    # the last checkpoint is the trained network: one checkpoint alone gives the plain scores
+    last = {"proj_dim": 16, "learning_rate": 0.5, "checkpoints": checkpoints[-1:]}
+    plain = {"proj_dim": 16, "learning_rate": 0.5}
+    np.testing.assert_allclose(
+        influence_scores(fitted, Xte, yte, method="tracin", method_params=last),
+        influence_scores(fitted, Xte, yte, method="tracin", method_params=plain),
+        rtol=1e-6,
+    )
+
+
+def test_checkpoints_of_another_network_are_refused(data):
+    Xtr, ytr, Xte, yte = data
+    fitted = TwoLayerReLUClassifier(**NET).fit(Xtr, ytr)
+    wrong = [{"W": np.zeros((3, 5)), "A": np.zeros((3, 3))}]
+    with pytest.raises(ValueError, match=r"checkpoint with shapes \{'W': \(3, 5\)"):
+        influence_scores(fitted, Xte, yte, method="trak", method_params={"checkpoints": wrong})

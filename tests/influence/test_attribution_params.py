@@ -36,6 +36,8 @@ def test_a_setting_overrides_only_itself():
         ("tracin", {"learning_rate": 0.0}, r"\['learning_rate'\].*number > 0.0; got 0.0"),
         ("tracin", {"normalized_grad": 1}, r"\['normalized_grad'\] must be a bool; got 1"),
         ("trak", {"proj_type": "sjlt"}, r"\['proj_type'\] must be one of \['normal'"),
+        ("ekfac", {"checkpoints": []}, r"\['checkpoints'\] must be None or a non-empty list"),
+        ("trak", {"checkpoints": [{"W": 1}]}, r"\['checkpoints'\].*got list"),
     ],
 )
 def test_bad_method_or_settings_raise_naming_the_parameter(method, params, match):
