@@ -120,15 +120,6 @@ class InfluenceMalleability:
     random_state : int, RandomState instance or None, default=None
         Seeds the ``n_test`` subset and the attack's randomness (PGD's random start, the random
         baseline). With an int every call uses the same draws.
-    method : {"exact", "trak", "ekfac", "datainf", "arnoldi", "tracin", "if-explicit"}, \
-            default="exact"
-        Influence method, before and after the attack: the exact NTK leave-one-out influence,
-        or a practitioners' method run through dattri (the ``[audit]`` extra); see
-        :func:`~sklearn_attnkernel.influence.estimators.influence_scores` and :ref:`audit`.
-    method_params : dict or None, default=None
-        Settings of a dattri ``method`` (projection dimension, damping, …), with the defaults
-        listed in :func:`~sklearn_attnkernel.influence.estimators.influence_scores`; checked
-        when the scorer is built.
     on_near_chance : {"warn", "raise", "ignore"}, default="warn"
         What to do when the fitted estimator is near chance on its own training set: its
         influence scores are then noise and the score means nothing. Near chance means a
@@ -140,6 +131,15 @@ class InfluenceMalleability:
         :class:`~sklearn_attnkernel.influence.health.NearChanceError` (a ``ValueError``; in
         ``cross_validate`` or ``GridSearchCV`` it follows their ``error_score``); ``"ignore"``
         skips the check.
+    method : {"exact", "trak", "ekfac", "datainf", "arnoldi", "tracin", "if-explicit"}, \
+            default="exact"
+        Influence method, before and after the attack: the exact NTK leave-one-out influence,
+        or a practitioners' method run through dattri (the ``[audit]`` extra); see
+        :func:`~sklearn_attnkernel.influence.estimators.influence_scores` and :ref:`audit`.
+    method_params : dict or None, default=None
+        Settings of a dattri ``method`` (projection dimension, damping, …), with the defaults
+        listed in :func:`~sklearn_attnkernel.influence.estimators.influence_scores`; checked
+        when the scorer is built.
 
     See Also
     --------
