@@ -40,7 +40,17 @@ NUMPY_ONLY_MODULES = [
     "sklearn_attnkernel.influence.loo",
     "sklearn_attnkernel.influence.metrics",
     "sklearn_attnkernel.influence.complexity",
+    "sklearn_attnkernel.influence.attribution_params",
+    "sklearn_attnkernel.influence.retraining",
 ]
+
+
+@pytest.mark.parametrize(
+    "module", ["sklearn_attnkernel", "sklearn_attnkernel.influence.estimators"]
+)
+def test_dattri_is_imported_only_by_the_methods_that_use_it(module):
+    code = f"import sys, {module}; assert 'dattri' not in sys.modules, sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize("module", NUMPY_ONLY_MODULES)

@@ -23,5 +23,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "training_attacks": ["attack_training_points"],
         "complexity": ["complexity_by_group", "influence_groups", "rkhs_contributions"],
         "ranking": ["InfluentialExamples", "most_influential"],
+        "retraining": [
+            "RetrainingEffects",
+            "network_loss",
+            "retraining_agreement",
+            "retraining_effects",
+        ],
     },
 )

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_array
 
 from .._utils.input_space import check_input_space, with_fit_columns
 from ..attention.transformers import LinearizedAttention, SoftmaxAttention
+from .attribution_params import ATTRIBUTION_METHODS, check_method_params
 from .health import ON_NEAR_CHANCE, check_training_skill
 from .loo import loo_influence
 
@@ -127,6 +128,69 @@ def _kernels(final, F_train, F_test, kernel, backend, chunk_size, device):
     return kernel_blocks(block, F_train, chunk_size or _CHUNK_SIZE, token=token), K_test
 
 
+def network_inputs(estimator, X_test, y_test, X_train, y_train, on_near_chance):
+    """``(network, F_test, y_test, F_train, y_train)``: validated features at the network.
+
+    ``F_*`` are float64 features of the rows as they reach the fitted network (see
+    :func:`influence_scores`, Notes); without ``X_train`` they are the network's stored training
+    features and labels.
+    """
+    steps, final = split_network(estimator)
+    if (X_train is None) != (y_train is None):
+        given, missing = ("X_train", "y_train") if y_train is None else ("y_train", "X_train")
+        raise ValueError(
+            f"{given} was given without {missing}; pass both (a new training set) or neither "
+            "(the training set the network was fitted on)."
+        )
+    X_test = check_input_space(estimator, X_test, input_name="X_test")
+    check_training_skill(final, on_near_chance, "influence_scores")
+    check_pair(X_test, y_test, "X_test", "y_test")
+    if X_train is not None:
+        X_train = check_input_space(
+            estimator, X_train, input_name="X_train", role="the training set"
+        )
+        check_pair(X_train, y_train, "X_train", "y_train")
+
+    # the pipeline's steps see the validated rows labelled as in fit (no "feature names" warning)
+    X_test = with_fit_columns(estimator, X_test)
+    X_train = None if X_train is None else with_fit_columns(estimator, X_train)
+    F_test, F_train = network_features(steps, X_test, X_train)
+    if F_train is None:
+        F_train, y_train = final.X_fit_, final.y_fit_
+    F_test = check_array(F_test, dtype=np.float64, input_name="X_test")
+    F_train = check_array(F_train, dtype=np.float64, input_name="X_train")
+    # reached when the pipeline has no n_features_in_ to check the raw input against (e.g. its
+    # first step is "passthrough"); a wrong X_train would else fail inside the kernel
+    for name, F in (("X_test", F_test), ("X_train", F_train)):
+        if F.shape[1] != final.n_features_in_:
+            raise ValueError(
+                f"{name} gives {F.shape[1]} features at the network but it was fitted on "
+                f"{final.n_features_in_}; pass {name} in the estimator's input space."
+            )
+    return final, F_test, y_test, F_train, y_train
+
+
+def _check_method(method, method_params, exact_options):
+    """Validate ``method_params`` and the options that only ``method="exact"`` takes.
+
+    ``exact_options`` maps each such option's name to ``(value, default)``.
+    """
+    if method == "exact":
+        if method_params is not None:
+            raise ValueError(
+                "method_params is for the dattri methods (e.g. method='trak'); method='exact' "
+                f"takes none, got method_params={method_params!r}. Use alpha and kernel."
+            )
+        return
+    check_method_params(method, method_params)
+    for name, (value, default) in exact_options.items():
+        if value != default:
+            raise ValueError(
+                f"{name}={value!r} applies to method='exact' only; method={method!r} attributes "
+                f"the trained network's own training loss. Leave {name} at {default!r}."
+            )
+
+
 def influence_scores(
     estimator,
     X_test,
@@ -144,8 +208,10 @@ def influence_scores(
     chunk_size=None,
     spill_dir=None,
     device=None,
+    method="exact",
+    method_params=None,
 ):
-    """Exact leave-one-out influence of each training point of a fitted network.
+    """Influence of each training point of a fitted network: exact, or by a practitioners' method.
 
     The network is replaced by kernel ridge regression with its neural tangent kernel on its own
     input features, fitted to the targets it was trained on, and the influence of training point
@@ -210,6 +276,40 @@ def influence_scores(
     device : str, default=None
         A CUDA device (e.g. ``"cuda"``) factorises on that GPU with torch in float64 (and
         computes the empirical kernel there); ``None`` uses LAPACK (and the network's device).
+    method : {"exact", "trak", "ekfac", "datainf", "arnoldi", "tracin", "if-explicit"}, \
+            default="exact"
+        ``"exact"``: the closed-form leave-one-out influence of kernel ridge regression with the
+        network's kernel (above; ``kernel``, ``alpha``, ``loss`` and ``return_condition``
+        apply to it only). The others run the influence method of that name from the
+        `dattri <https://github.com/TRAIS-Lab/dattri>`_ library (the optional ``[audit]``
+        extra, ``pip install "sklearn-attnkernel[audit]"``) on the trained network itself,
+        attributing its own training criterion on the test points (cross-entropy for several
+        classes, as it was trained): see :mod:`sklearn_attnkernel.influence.attribution` and
+        :ref:`audit` for what each computes and costs. Same shape and sign: positive =
+        helpful.
+    method_params : dict or None, default=None
+        Settings of a dattri ``method``; a key it does not take raises ``ValueError``. Defaults
+        (dattri's, except the damping marked *ours*: dattri's 0.0 leaves the inverted matrix
+        singular when the network has more parameters than training points):
+
+        - ``"trak"``: ``proj_dim=512``, ``proj_seed=0``, ``proj_type="normal"``
+          (or ``"rademacher"``), ``regularization=1e-3`` *(ours)*, added to ``Φᵀ Φ``.
+        - ``"ekfac"``: ``damping=1e-3`` *(ours)*, added to the corrected eigenvalues.
+        - ``"datainf"``: ``regularization=0.1`` (dattri's value when it is not given),
+          ``fim_estimate_data_ratio=1.0``.
+        - ``"arnoldi"``: ``proj_dim=100``, ``max_iter=100``, ``norm_constant=1.0``,
+          ``tol=1e-7``, ``regularization=1e-3`` *(ours)*, ``seed=0``,
+          ``precompute_data_ratio=1.0``.
+        - ``"tracin"``: ``proj_dim=512``, ``proj_seed=0``, ``proj_type="normal"``,
+          ``learning_rate=None`` (the network's ``lr``), ``normalized_grad=False``
+          (``True`` gives TracIn-Cos).
+        - ``"if-explicit"``: ``regularization=1e-3`` *(ours)*, added to the Hessian.
+
+        Every method also takes ``checkpoints=None``: a list of the network's weights saved
+        during training (:class:`~sklearn_attnkernel.networks.callbacks.RecordCheckpoints`,
+        read back with :func:`~sklearn_attnkernel.networks.callbacks.recorded_checkpoints`);
+        the scores are then the mean of the scores at each checkpoint's weights (checkpoint
+        ensembling, *ours*: one averaging rule for every method).
 
     Returns
     -------
@@ -292,38 +392,26 @@ def influence_scores(
     >>> bool(condition >= 1.0)
     True
     """
-    steps, final = split_network(estimator)
-    if (X_train is None) != (y_train is None):
-        given, missing = ("X_train", "y_train") if y_train is None else ("y_train", "X_train")
-        raise ValueError(
-            f"{given} was given without {missing}; pass both (a new training set) or neither "
-            "(the training set the network was fitted on)."
-        )
-    X_test = check_input_space(estimator, X_test, input_name="X_test")
-    check_training_skill(final, on_near_chance, "influence_scores")
-    check_pair(X_test, y_test, "X_test", "y_test")
-    if X_train is not None:
-        X_train = check_input_space(
-            estimator, X_train, input_name="X_train", role="the training set"
-        )
-        check_pair(X_train, y_train, "X_train", "y_train")
+    exact_options = {
+        "kernel": (kernel, "empirical"),
+        "loss": (loss, "squared"),
+        "return_condition": (return_condition, False),
+        "backend": (backend, "numpy"),
+        "chunk_size": (chunk_size, None),
+        "spill_dir": (spill_dir, None),
+        "device": (device, None),
+    }
+    _check_method(method, method_params, exact_options)
+    final, F_test, y_test, F_train, y_train = network_inputs(
+        estimator, X_test, y_test, X_train, y_train, on_near_chance
+    )
+    if method != "exact":
+        from .attribution import attribution_scores
 
-    # the pipeline's steps see the validated rows labelled as in fit (no "feature names" warning)
-    X_test = with_fit_columns(estimator, X_test)
-    X_train = None if X_train is None else with_fit_columns(estimator, X_train)
-    F_test, F_train = network_features(steps, X_test, X_train)
-    if F_train is None:
-        F_train, y_train = final.X_fit_, final.y_fit_
-    F_test = check_array(F_test, dtype=np.float64, input_name="X_test")
-    F_train = check_array(F_train, dtype=np.float64, input_name="X_train")
-    # reached when the pipeline has no n_features_in_ to check the raw input against (e.g. its
-    # first step is "passthrough"); a wrong X_train would else fail inside the kernel
-    for name, F in (("X_test", F_test), ("X_train", F_train)):
-        if F.shape[1] != final.n_features_in_:
-            raise ValueError(
-                f"{name} gives {F.shape[1]} features at the network but it was fitted on "
-                f"{final.n_features_in_}; pass {name} in the estimator's input space."
-            )
+        scores = attribution_scores(
+            final, F_train, y_train, F_test, y_test, method=method, method_params=method_params
+        )
+        return scores.mean(axis=0) if reduce == "mean" else scores
     Y_train = final.encode_targets(y_train)
     Y_test = final.encode_targets(y_test)
 
@@ -370,6 +458,8 @@ influence_scores = validate_params(
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "spill_dir": [str, os.PathLike, None],
         "device": "no_validation",
+        "method": [StrOptions({"exact", *ATTRIBUTION_METHODS})],
+        "method_params": [dict, None],
     },
     prefer_skip_nested_validation=True,
 )(influence_scores)

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils.input_space import check_input_space, with_fit_columns
 from .._utils.vocabulary import ATTACKS
+from .attribution_params import ATTRIBUTION_METHODS, check_method_params
 from .estimators import influence_scores, split_network
 from .health import ON_NEAR_CHANCE, check_training_skill
 from .metrics import (
@@ -104,7 +105,8 @@ class InfluenceMalleability:
         Ridge ``α > 0`` of the kernel ridge regression behind the influence.
     kernel : {"empirical", "infinite"}, default="empirical"
         Kernel of the influence: the trained network's empirical NTK or the infinite-width one;
-        see :func:`~sklearn_attnkernel.influence.estimators.influence_scores`.
+        see :func:`~sklearn_attnkernel.influence.estimators.influence_scores`. For
+        ``method="exact"`` only (like ``alpha``).
     clip : tuple of (float, float) or None, default=None
         Range every input coordinate must stay in during the attack, e.g. ``(0, 1)`` for
         pixels.
@@ -138,6 +140,15 @@ class InfluenceMalleability:
         ``backend="dask"`` only: rows per block (``None``: 2048).
     spill_dir : str or path-like, default=None
         ``backend="dask"`` only: folder for the zarr stores of the kernels and their factors.
+    method : {"exact", "trak", "ekfac", "datainf", "arnoldi", "tracin", "if-explicit"}, \
+            default="exact"
+        Influence method, before and after the attack: the exact NTK leave-one-out influence,
+        or a practitioners' method run through dattri (the ``[audit]`` extra); see
+        :func:`~sklearn_attnkernel.influence.estimators.influence_scores` and :ref:`audit`.
+    method_params : dict or None, default=None
+        Settings of a dattri ``method`` (projection dimension, damping, …), with the defaults
+        listed in :func:`~sklearn_attnkernel.influence.estimators.influence_scores`; checked
+        when the scorer is built.
 
     See Also
     --------
@@ -161,11 +172,12 @@ class InfluenceMalleability:
     nothing is attacked and the score is NaN, with an
     :class:`~sklearn.exceptions.UndefinedMetricWarning` (``GridSearchCV`` ranks NaN last).
 
-    **Cost** per call: two influence computations (two kernels, two Cholesky factorisations of
-    the ``n_train × n_train`` system) and one attack of ``k`` points; plus one training when
-    ``refit=True``. With ``ε = 0`` the perturbed set equals the clean one: the flip rate is 0,
-    Spearman's ρ and the top-k overlap are 1 (with ``refit=True`` only if the estimator's own
-    training is deterministic, i.e. it has an int ``random_state``).
+    **Cost** per call: two influence computations (for ``method="exact"``: two kernels, two
+    Cholesky factorisations of the ``n_train × n_train`` system; for the dattri methods see
+    :ref:`audit`) and one attack of ``k`` points; plus one training when ``refit=True``. With
+    ``ε = 0`` the perturbed set equals the clean one: the flip rate is 0, Spearman's ρ and the
+    top-k overlap are 1 (with ``refit=True`` only if the estimator's own training is
+    deterministic, i.e. it has an int ``random_state``).
 
     Examples
     --------
@@ -197,6 +209,8 @@ class InfluenceMalleability:
         "backend": [StrOptions({"numpy", "dask"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "spill_dir": [str, os.PathLike, None],
+        "method": [StrOptions({"exact", *ATTRIBUTION_METHODS})],
+        "method_params": [dict, None],
     }
 
     def __init__(
@@ -218,6 +232,8 @@ class InfluenceMalleability:
         backend="numpy",
         chunk_size=None,
         spill_dir=None,
+        method="exact",
+        method_params=None,
     ):
         self.metric = metric
         self.attack = attack
@@ -235,6 +251,8 @@ class InfluenceMalleability:
         self.backend = backend
         self.chunk_size = chunk_size
         self.spill_dir = spill_dir
+        self.method = method
+        self.method_params = method_params
         self._validate_params()
 
     def _params(self):
@@ -244,6 +262,35 @@ class InfluenceMalleability:
         validate_parameter_constraints(
             self._parameter_constraints, self._params(), caller_name=type(self).__name__
         )
+        if self.method != "exact":
+            check_method_params(self.method, self.method_params)
+            if self.kernel != "empirical":
+                raise ValueError(
+                    f"kernel={self.kernel!r} applies to method='exact' only; method="
+                    f"{self.method!r} attributes the trained network's own training loss. Leave "
+                    "kernel at 'empirical'."
+                )
+        elif self.method_params is not None:
+            raise ValueError(
+                "method_params is for the dattri methods (e.g. method='trak'); method='exact' "
+                f"takes none, got method_params={self.method_params!r}."
+            )
+
+    def _influence_options(self):
+        if self.method == "exact":
+            return {
+                "kernel": self.kernel,
+                "alpha": self.alpha,
+                "on_near_chance": "ignore",
+                "backend": self.backend,
+                "chunk_size": self.chunk_size,
+                "spill_dir": self.spill_dir,
+            }
+        return {
+            "method": self.method,
+            "method_params": self.method_params,
+            "on_near_chance": "ignore",
+        }
 
     def __repr__(self):
         defaults = inspect.signature(type(self)).parameters
@@ -289,14 +336,7 @@ class InfluenceMalleability:
         attack_seed = int(rng.randint(np.iinfo(np.int32).max))
         _, network = split_network(estimator)
         check_training_skill(network, self.on_near_chance, type(self).__name__)
-        options = {
-            "kernel": self.kernel,
-            "alpha": self.alpha,
-            "on_near_chance": "ignore",
-            "backend": self.backend,
-            "chunk_size": self.chunk_size,
-            "spill_dir": self.spill_dir,
-        }
+        options = self._influence_options()
         # validated rows in the fitted column order, labelled as in fit
         X_test, X_train = with_fit_columns(estimator, X_test), with_fit_columns(estimator, X_train)
 

@@ -4,6 +4,10 @@
 - :class:`RecordOutputs`: the network's outputs on fixed inputs at chosen epochs, used by
   :func:`~sklearn_attnkernel.run_intervention` to score the test set along one training;
 - :class:`SharedReference`: hands a fitted pipeline to a callback without it being cloned;
+- :class:`RecordCheckpoints`: the network's weights at chosen epochs (checkpoint ensembling of
+  influence scores, ``method_params={"checkpoints": ...}`` of
+  :func:`~sklearn_attnkernel.influence.estimators.influence_scores`), read back with
+  :func:`recorded_checkpoints`;
 - :class:`FiniteTraining`: stops training with a clear error when the loss or weights diverge;
 - :func:`early_stopping`: skorch's :class:`~skorch.callbacks.EarlyStopping` on the training
   loss, the estimators' ``tol`` / ``n_iter_no_change``;
@@ -27,11 +31,13 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "EpochProgressBar",
     "FiniteTraining",
+    "RecordCheckpoints",
     "RecordOutputs",
     "SharedReference",
     "clone_callbacks",
     "convergence_epoch",
     "early_stopping",
+    "recorded_checkpoints",
 ]
 
 
@@ -135,6 +141,71 @@ class RecordOutputs(Callback):
             final = network_output(net, self.X_t_)
             self.outputs_.update({epoch: final for epoch in later})
         del self.X_t_  # the cached tensor is not needed after training
+
+
+class RecordCheckpoints(Callback):
+    """Record the network's weights (its module's ``state_dict``) at chosen epochs.
+
+    Pass it in the estimators' ``callbacks``; after ``fit``, :func:`recorded_checkpoints` reads
+    the weights back from the fitted estimator. The influence methods average their scores over
+    such checkpoints (``method_params={"checkpoints": ...}``), the checkpoint ensembling of
+    arXiv 2603.13085 ("Practical implications").
+
+    Parameters
+    ----------
+    epochs : sequence of int
+        Epoch counts after which to record; ``0`` records at initialisation. Epochs past the
+        end of a training stopped early record the final weights.
+
+    Attributes
+    ----------
+    checkpoints_ : list of dict of str to ndarray
+        The module's ``state_dict`` (``"W"``, ``"A"``) as float64 NumPy arrays, one per
+        entry of ``epochs``, in the order of ``sorted(set(epochs))``.
+    """
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def initialize(self):
+        self.checkpoints_ = []
+        self.recorded_epochs_ = []
+        return self
+
+    def _record(self, net, epoch):
+        if epoch in self.epochs and epoch not in self.recorded_epochs_:
+            state = net.module_.state_dict()
+            self.checkpoints_.append(
+                {name: value.detach().cpu().double().numpy() for name, value in state.items()}
+            )
+            self.recorded_epochs_.append(epoch)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._record(net, len(net.history))
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self._record(net, len(net.history))
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        for epoch in sorted(set(self.epochs)):
+            if epoch > len(net.history):
+                self._record(net, epoch)
+
+
+def recorded_checkpoints(estimator):
+    """The checkpoints a :class:`RecordCheckpoints` callback recorded while ``estimator`` trained.
+
+    ``estimator`` is a fitted network or a pipeline ending in one; a ValueError names the fix
+    when it trained without such a callback.
+    """
+    network = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    found = [cb for _, cb in network.net_.callbacks_ if isinstance(cb, RecordCheckpoints)]
+    if not found:
+        raise ValueError(
+            f"{type(network).__name__} was trained without a RecordCheckpoints callback; pass "
+            "callbacks=[RecordCheckpoints(epochs)] to the network and fit it again."
+        )
+    return list(found[-1].checkpoints_)
 
 
 class FiniteTraining(Callback):

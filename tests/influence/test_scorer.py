@@ -173,6 +173,54 @@ def test_grid_search_in_parallel(data):
     assert search.best_params_["mlp__width"] == [8, 32][int(np.argmax(scores))]
 
 
+TRAK = {"method": "trak", "method_params": {"proj_dim": 16}}
+
+
+def test_a_dattri_method_scores_inside_cross_validate_and_grid_search_in_parallel(data):
+    pytest.importorskip("dattri")
+    X, y = data
+    cv = KFold(3, shuffle=True, random_state=0)
+    scorer = InfluenceMalleability(metric="spearman", **ATTACK, **TRAK, random_state=0)
+    model = _mlp_attn()
+    result = cross_validate(model, X, y, cv=cv, scoring=scorer, n_jobs=2, error_score="raise")
+    for fold, (train, test) in enumerate(cv.split(X)):
+        fitted = clone(model).fit(X[train], y[train])
+        assert result["test_score"][fold] == pytest.approx(scorer(fitted, X[test], y[test]))
+    assert np.all(np.abs(result["test_score"]) <= 1)
+
+    search = GridSearchCV(
+        make_two_layer_relu(**FAST),
+        {"mlp__width": [8, 32]},
+        scoring=InfluenceMalleability(metric="top_k", **ATTACK, **TRAK, random_state=0),
+        cv=2,
+        n_jobs=2,
+        error_score="raise",
+    )
+    scores = search.fit(X, y).cv_results_["mean_test_score"]
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_a_dattri_method_with_epsilon_zero_is_perfectly_stable(data, fitted):
+    pytest.importorskip("dattri")
+    X, y = data
+    scorer = InfluenceMalleability(metric="spearman", epsilon=0.0, steps=1, **TRAK)
+    assert scorer(fitted, X[45:], y[45:]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"method": "trak", "method_params": {"damping": 1.0}}, r"\['damping'\] that method"),
+        ({"method": "ekfac", "kernel": "infinite"}, "kernel='infinite' applies to method='exact'"),
+        ({"method_params": {"proj_dim": 8}}, "method='exact' takes none"),
+        ({"method": "lissa"}, "The 'method' parameter of InfluenceMalleability must be"),
+    ],
+)
+def test_method_settings_are_checked_when_the_scorer_is_built(options, match):
+    with pytest.raises(ValueError, match=match):
+        InfluenceMalleability(**options)
+
+
 def test_no_positive_influence_gives_nan(data, fitted, monkeypatch):
     from sklearn_attnkernel.influence import scorer as malleability
 

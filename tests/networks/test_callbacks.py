@@ -16,9 +16,11 @@ from sklearn_attnkernel import (
     make_two_layer_relu,
 )
 from sklearn_attnkernel.networks.callbacks import (
+    RecordCheckpoints,
     RecordOutputs,
     SharedReference,
     convergence_epoch,
+    recorded_checkpoints,
 )
 from tests.conftest import FAST_NETWORK, network_state, readonly
 
@@ -222,3 +224,20 @@ def test_a_network_stopped_at_convergence_replays_to_its_last_epoch(blobs):
     assert convergence_epoch(losses, 0.05, 2) == len(losses)
     stopper = dict(est.net_.callbacks_)["early_stopping"]
     assert stopper.misses_ == 2  # skorch's own record of why it stopped
+
+
+def test_recorded_checkpoints_are_the_weights_of_shorter_trainings(blobs):
+    """Weights recorded at epoch e equal those of a separate run of e epochs (same seed); an
+    epoch past an early stop records the final weights."""
+    X, y = blobs
+    model = make_mlp_attn(**{**FAST_NETWORK, "max_epochs": 4}, random_state=0)
+    recorded = clone(model).set_params(mlp__callbacks=[RecordCheckpoints([0, 2, 4, 9])])
+    checkpoints = recorded_checkpoints(recorded.fit(X, y))
+    assert len(checkpoints) == 4
+    for epochs, checkpoint in zip([0, 2, 4, 4], checkpoints, strict=True):
+        short = network_state(clone(model).set_params(mlp__max_epochs=epochs).fit(X, y)[-1])
+        assert checkpoint.keys() == short.keys()
+        for key, value in short.items():
+            np.testing.assert_array_equal(checkpoint[key], value)
+    with pytest.raises(ValueError, match="trained without a RecordCheckpoints callback"):
+        recorded_checkpoints(clone(model).fit(X, y))
