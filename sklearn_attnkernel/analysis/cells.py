@@ -288,18 +288,10 @@ def _expand_interventions(cfg):
             yield Cell("interventions", settings, group=("kind",))
 
 
-_COMPLEXITY_KEYS = (
-    "n_groups",
-    "alpha",
-    "loss",
-    "attack",
-    "epsilon",
-    "epsilon_space",
-    "steps",
-    "step_size",
-    "clip",
-    "mode",
-)
+#: The keys of the attack on training points that the complexity and examples parts share
+#: with the malleability part.
+_ATTACK_KEYS = ("attack", "epsilon", "epsilon_space", "steps", "step_size", "clip", "mode")
+_COMPLEXITY_KEYS = ("n_groups", "alpha", "loss", *_ATTACK_KEYS)
 
 
 def _expand_complexity(cfg):
@@ -320,21 +312,7 @@ def _expand_complexity(cfg):
             yield Cell("complexity", settings, group=("kernel",))
 
 
-_EXAMPLE_KEYS = (
-    "n_test_points",
-    "k",
-    "attack",
-    "epsilon",
-    "epsilon_space",
-    "steps",
-    "step_size",
-    "clip",
-    "mode",
-    "top_fraction",
-    "kernel",
-    "alpha",
-    "loss",
-)
+_EXAMPLE_KEYS = ("n_test_points", "k", *_ATTACK_KEYS, "top_fraction", "kernel", "alpha", "loss")
 
 
 def _expand_examples(cfg):

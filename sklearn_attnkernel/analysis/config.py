@@ -304,6 +304,19 @@ def _part_rules(part):
     )
 
 
+def _attack_rules(part):
+    """The rules of the attack on training points of a part that attacks one (ε, attack)."""
+    return (
+        (f"{part}.attack", _choice(ATTACKS)),
+        (f"{part}.epsilon", _real(low_open=False)),
+        (f"{part}.epsilon_space", _choice(("pixel", "standardized"))),
+        (f"{part}.steps", _integer(1)),
+        (f"{part}.step_size", _real()),
+        (f"{part}.clip", _check_bool),
+        (f"{part}.mode", _choice(("joint", "independent"))),
+    )
+
+
 #: Every config key and its checker, in the order they are checked.
 _RULES = (
     ("run.name", _check_name),
@@ -365,24 +378,12 @@ _RULES = (
     ("complexity.n_groups", _integer(1)),
     ("complexity.alpha", _real()),
     ("complexity.loss", _choice(("squared", "cross_entropy"))),
-    ("complexity.attack", _choice(ATTACKS)),
-    ("complexity.epsilon", _real(low_open=False)),
-    ("complexity.epsilon_space", _choice(("pixel", "standardized"))),
-    ("complexity.steps", _integer(1)),
-    ("complexity.step_size", _real()),
-    ("complexity.clip", _check_bool),
-    ("complexity.mode", _choice(("joint", "independent"))),
+    *_attack_rules("complexity"),
     ("examples.architectures", _ARCHITECTURE_LIST),
     ("examples.width", _integer(1)),
     ("examples.n_test_points", _integer(1)),
     ("examples.k", _integer(1)),
-    ("examples.attack", _choice(ATTACKS)),
-    ("examples.epsilon", _real(low_open=False)),
-    ("examples.epsilon_space", _choice(("pixel", "standardized"))),
-    ("examples.steps", _integer(1)),
-    ("examples.step_size", _real()),
-    ("examples.clip", _check_bool),
-    ("examples.mode", _choice(("joint", "independent"))),
+    *_attack_rules("examples"),
     ("examples.top_fraction", _FRACTION),
     ("examples.kernel", _choice(("empirical", "infinite"))),
     ("examples.alpha", _real()),

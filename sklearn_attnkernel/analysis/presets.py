@@ -16,6 +16,18 @@ NTK_METRICS = ("frobenius", "cosine", "function")
 #: or after exactly ``epochs`` epochs.
 STOPPING = ("convergence", "fixed")
 
+#: The attack on training points of the complexity and examples parts: PGD at the paper's
+#: ε = 0.3 (pixel units), 40 steps of 0.01 (ours), clipped to [0, 1], the points attacked jointly.
+_ATTACK = {
+    "attack": "pgd",
+    "epsilon": 0.3,
+    "epsilon_space": "pixel",
+    "steps": 40,
+    "step_size": 0.01,
+    "clip": True,
+    "mode": "joint",
+}
+
 #: The default grid (the digits analysis). Every value is ours unless the paper (arXiv 2603.13085)
 #: gives it; see :class:`ExperimentConfig` for the meaning of each key.
 DEFAULT_CONFIG = {
@@ -114,13 +126,7 @@ DEFAULT_CONFIG = {
         "n_groups": 10,
         "alpha": 1e-3,
         "loss": "squared",
-        "attack": "pgd",
-        "epsilon": 0.3,
-        "epsilon_space": "pixel",
-        "steps": 40,
-        "step_size": 0.01,
-        "clip": True,
-        "mode": "joint",
+        **_ATTACK,
     },
     "examples": {
         "enabled": True,
@@ -130,13 +136,7 @@ DEFAULT_CONFIG = {
         "width": 1024,
         "n_test_points": 4,
         "k": 5,
-        "attack": "pgd",
-        "epsilon": 0.3,
-        "epsilon_space": "pixel",
-        "steps": 40,
-        "step_size": 0.01,
-        "clip": True,
-        "mode": "joint",
+        **_ATTACK,
         "top_fraction": 0.1,
         "kernel": "empirical",
         "alpha": 1e-3,

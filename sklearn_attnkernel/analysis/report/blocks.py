@@ -241,7 +241,7 @@ def in_words(frame, name=None):
         "transform",
         "stopping",
         NEAR_CHANCE,
-        CONVERGENCE,
+        *CONVERGENCE,
     }
     words = {
         c: _WORDS.get(c, pattern.format(c) if pattern and c not in named else c)
@@ -392,10 +392,17 @@ def _sensitivity_findings(tables, results):
     return [("p", intro + ":"), ("list", found)]
 
 
+# Malleability tables that do not repeat the networks' convergence: the attack diagnostics are
+# per attack and already 12 columns wide (the other malleability tables show it).
+_WITHOUT_CONVERGENCE = ("sensitivity_diagnostics",)
+
+
 def _table_blocks(name, display, health):
     note = _TABLE_NOTES.get(name, "")
     if _SECTION_OF[name] == "malleability":
-        display = convergence_column(near_chance_column(display, health), health)
+        display = near_chance_column(display, health)
+        if name not in _WITHOUT_CONVERGENCE:
+            display = convergence_column(display, health)
     return [
         ("h3", _TITLES[name]),
         _table(display, name),

@@ -69,8 +69,10 @@ _SETTINGS = (
 _TRAINED_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples", "landscape")
 #: The column that flags rows whose networks include some near chance.
 NEAR_CHANCE = "near chance"
-#: The column that says how the training of a row's networks ended.
-CONVERGENCE = "training: converged, epochs used"
+#: The two columns that say how the training of a row's networks ended: how many converged
+#: (e.g. "2/3"), and the epochs they used (mean, with the range when they differ). Two short
+#: columns rather than one sentence keep wide tables such as Table 1 to one line per row.
+CONVERGENCE = ("converged", "epochs used")
 # What a convergence column may match a table's rows on (besides the network's seed).
 _CONVERGENCE_KEYS = [
     "dataset",
@@ -95,6 +97,19 @@ def with_stopping(frame):
     return frame
 
 
+def _convergence_counts(converged, epochs_used):
+    """``(converged, epochs)`` texts of a group of networks, e.g. ``("2/3", "61 (38–100)")``;
+    each is '—' when nothing of it was recorded."""
+    flags = pd.Series(converged, dtype=float).dropna()
+    epochs = pd.Series(epochs_used, dtype=float).dropna()
+    count = f"{int(flags.sum())}/{flags.size}" if not flags.empty else "—"
+    if epochs.empty:
+        return count, "—"
+    low, high = epochs.min(), epochs.max()
+    spread = f" ({low:.0f}–{high:.0f})" if low != high else ""
+    return count, f"{epochs.mean():.0f}{spread}"
+
+
 def convergence_text(converged, epochs_used):
     """How a group of networks' training ended, in words: '2/3 converged, 61 epochs (38–100)'.
 
@@ -110,24 +125,23 @@ def convergence_text(converged, epochs_used):
     >>> convergence_text([float("nan")] * 2, [60.0, 60.0])
     '60 epochs'
     """
-    flags = pd.Series(converged, dtype=float).dropna()
-    epochs = pd.Series(epochs_used, dtype=float).dropna()
+    count, epochs = _convergence_counts(converged, epochs_used)
     parts = []
-    if not flags.empty:
-        parts.append(f"{int(flags.sum())}/{flags.size} converged")
-    if not epochs.empty:
-        low, high = epochs.min(), epochs.max()
-        spread = f" ({low:.0f}–{high:.0f})" if low != high else ""
-        parts.append(f"{epochs.mean():.0f} epochs{spread}")
+    if count != "—":
+        parts.append(f"{count} converged")
+    if epochs != "—":
+        mean, _, spread = epochs.partition(" ")
+        parts.append(f"{mean} epochs {spread}".strip())
     return ", ".join(parts) or "—"
 
 
 def convergence_column(display, networks):
-    """``display`` with a :data:`CONVERGENCE` column: how its rows' networks trained.
+    """``display`` with the two :data:`CONVERGENCE` columns: how its rows' networks trained.
 
     ``networks`` holds one row per trained network with ``converged`` and ``epochs_used``
     (e.g. :func:`network_health`); each row of ``display`` gets the
-    :func:`convergence_text` of the networks it shares its keys with (architecture in display
+    counts of the networks it shares its keys with (converged seeds, and the epochs used as in
+    :func:`convergence_text`; architecture in display
     labels). A table without an ``adversarial_training`` column shows standard training, so
     adversarially trained networks are left out of it. ``display`` is returned unchanged when
     no network recorded either number (runs made before they were).
@@ -139,12 +153,12 @@ def convergence_column(display, networks):
         networks = networks[networks["adversarial_training"] != True]  # noqa: E712
     keys = [k for k in _CONVERGENCE_KEYS if k in display and k in networks]
     texts = [
-        (*group_keys, convergence_text(group["converged"], group["epochs_used"]))
+        (*group_keys, *_convergence_counts(group["converged"], group["epochs_used"]))
         for group_keys, group in label_architectures(networks).groupby(keys, dropna=False)
     ]
-    texts = pd.DataFrame(texts, columns=[*keys, CONVERGENCE]).astype({k: object for k in keys})
+    texts = pd.DataFrame(texts, columns=[*keys, *CONVERGENCE]).astype({k: object for k in keys})
     merged = display.astype({k: object for k in keys}).merge(texts, on=keys, how="left")
-    merged[CONVERGENCE] = merged[CONVERGENCE].fillna("—")
+    merged[list(CONVERGENCE)] = merged[list(CONVERGENCE)].fillna("—")
     return merged
 
 

@@ -196,9 +196,9 @@ def test_malleability_tables_and_networks_show_how_training_ended():
     assert table.loc["2L-ReLU", "epochs used"] == f"{x.mean():.3g} ± {half:.3g}"
     assert table.loc["2L-ReLU", "converged (seeds)"] == "3 of 3"
     display = build_tables(results.assign(epsilon_space="pixel"))["table2_flip_rates"][1]
-    column = convergence_column(display, health).set_index("architecture")[CONVERGENCE]
-    assert column["2L-ReLU"] == f"3/3 converged, {x.mean():.0f} epochs (41–62)"
-    assert column["MLP-Attn"] == "0/3 converged, 500 epochs"
+    column = convergence_column(display, health).set_index("architecture")[list(CONVERGENCE)]
+    assert tuple(column.loc["2L-ReLU"]) == ("3/3", f"{x.mean():.0f} (41–62)")
+    assert tuple(column.loc["MLP-Attn"]) == ("0/3", "500")
     # a run that recorded neither number gets no column
     old = network_health(_cells(with_health=False))
-    assert CONVERGENCE not in convergence_column(display, old)
+    assert not set(CONVERGENCE) & set(convergence_column(display, old))
