@@ -11,6 +11,7 @@ import math
 import pandas as pd
 
 from ..._utils.vocabulary import PRACTICAL_WIDTH
+from .figure_claims import complexity_claims, landscape_claims
 from .load import part_rows
 from .networks import convergence_text, drop_near_chance, ntk_networks, with_stopping
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
@@ -491,12 +492,17 @@ def _adversarial_claims(results, tables):
 
 
 # The claims of the paper, in the order the verdict table lists them.
+def _figure_claims(results, tables):
+    return complexity_claims(results) + landscape_claims(results)
+
+
 _CLAIMS = (
     _kappa_claims,
     _collapse_claims,
     _ntk_claims,
     _malleability_claims,
     _adversarial_claims,
+    _figure_claims,
 )
 
 

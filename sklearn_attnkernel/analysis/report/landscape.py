@@ -15,7 +15,13 @@ from .formatting import ARCHITECTURE_ORDER, architecture_label, format_ci, wide
 from .load import part_rows
 from .stats import mean_ci, summarize
 
-__all__ = ["landscape_figures", "landscape_findings", "landscape_tables", "paired_differences"]
+__all__ = [
+    "landscape_figures",
+    "landscape_findings",
+    "landscape_tables",
+    "paired_differences",
+    "paired_direction",
+]
 
 _DATA = ["dataset", "setting", "n_train", "width"]
 #: The summaries of a cell, and their words in the tables.
@@ -144,8 +150,9 @@ def _in_words(display):
     return display[order].rename(columns=_SUMMARY_WORDS)
 
 
-def _direction(mean, half, n, *, lower, higher):
-    """'lower', 'higher' or None (not established) from a paired mean and its CI."""
+def paired_direction(mean, half, n, *, lower, higher):
+    """``lower``, ``higher`` or None (not established) from a paired mean and its CI half-width
+    over ``n`` seeds: ``lower`` when the CI lies below 0, ``higher`` above; None with one seed."""
     if n < 2 or np.isnan(half):
         return None
     if mean + half < 0:
@@ -173,8 +180,8 @@ def _finding(key, rows):
             f"2L-ReLU: mean curvature {format_ci(*curvature)}, basin area "
             f"{format_ci(*area)} of the grid)."
         )
-    flat = _direction(*curvature, lower="flatter", higher="sharper")
-    broad = _direction(*area, lower="narrower", higher="broader")
+    flat = paired_direction(*curvature, lower="flatter", higher="sharper")
+    broad = paired_direction(*area, lower="narrower", higher="broader")
     said = [word for word in (flat, broad) if word]
     if flat == "flatter" and broad == "broader":
         verdict = "as the paper's Fig. 5 says"

@@ -65,3 +65,40 @@ def ntk_rows(slopes, stopping, seeds=(0, 1, 2), training=None, epochs=60, max_ep
                     flag = np.nan if converged is None else float(converged)
                     rows.append({**base, "metric": "converged", "value": flag})
     return pd.DataFrame(rows)
+
+
+# complexity part (issue #13): shares of ‖f‖²_H by influence group
+U = np.array([0.30, 0.10, 0.06, 0.04, 0.02, 0.02, 0.04, 0.06, 0.08, 0.28])  # sums to 1
+FALLING = np.linspace(0.19, 0.01, 10)  # sums to 1, no U
+
+
+def complexity_rows(shares, flips, seeds=(0, 1, 2), kernel="infinite", architecture="relu"):
+    """Tidy complexity rows: per seed ``shares[s]`` and ``flips[s]`` by group (groups 1..G),
+    as ``load_results`` gives them (``group`` a string column)."""
+    rows = []
+    for s, seed in enumerate(seeds):
+        for metric, values in (("contribution_share", shares[s]), ("flip_rate", flips[s])):
+            rows += [
+                {
+                    "part": "complexity",
+                    "dataset": "digits",
+                    "setting": "multiclass",
+                    "n_train": 500,
+                    "width": 256,
+                    "kernel": kernel,
+                    "architecture": architecture,
+                    "attack": "pgd",
+                    "epsilon": 0.3,
+                    "seed": seed,
+                    "metric": metric,
+                    "group": str(g),
+                    "value": float(v),
+                }
+                for g, v in enumerate(values, start=1)
+            ]
+    return pd.DataFrame(rows)
+
+
+def jitter(base, seeds=3, scale=0.01):
+    rng = np.random.default_rng(0)
+    return [base + scale * rng.standard_normal(base.size) for _ in range(seeds)]

@@ -15,45 +15,11 @@ from sklearn_attnkernel.analysis.report.complexity import (
     complexity_sentences,
     u_shape_table,
 )
-
-U = np.array([0.30, 0.10, 0.06, 0.04, 0.02, 0.02, 0.04, 0.06, 0.08, 0.28])  # sums to 1
-FALLING = np.linspace(0.19, 0.01, 10)  # sums to 1, no U
-
-
-def complexity_rows(shares, flips, seeds=(0, 1, 2), kernel="infinite", architecture="relu"):
-    """Tidy complexity rows: per seed ``shares[s]`` and ``flips[s]`` by group (groups 1..G),
-    as ``load_results`` gives them (``group`` a string column)."""
-    rows = []
-    for s, seed in enumerate(seeds):
-        for metric, values in (("contribution_share", shares[s]), ("flip_rate", flips[s])):
-            rows += [
-                {
-                    "part": "complexity",
-                    "dataset": "digits",
-                    "setting": "multiclass",
-                    "n_train": 500,
-                    "width": 256,
-                    "kernel": kernel,
-                    "architecture": architecture,
-                    "attack": "pgd",
-                    "epsilon": 0.3,
-                    "seed": seed,
-                    "metric": metric,
-                    "group": str(g),
-                    "value": float(v),
-                }
-                for g, v in enumerate(values, start=1)
-            ]
-    return pd.DataFrame(rows)
-
-
-def _jitter(base, seeds=3, scale=0.01):
-    rng = np.random.default_rng(0)
-    return [base + scale * rng.standard_normal(base.size) for _ in range(seeds)]
+from tests.analysis.report.rows import FALLING, U, complexity_rows, jitter
 
 
 def test_u_statistic_against_a_hand_computation():
-    shares = _jitter(U)
+    shares = jitter(U)
     table = u_shape_table(complexity_rows(shares, shares))
     per_seed = [min(c[0], c[-1]) - c[1:-1].mean() for c in shares]
     mean = np.mean(per_seed)
@@ -65,7 +31,7 @@ def test_u_statistic_against_a_hand_computation():
 
 
 def test_u_shape_there_and_flip_rate_following_it():
-    shares = _jitter(U)
+    shares = jitter(U)
     flips = [0.5 * c + 0.1 for c in shares]  # rises exactly with the share
     (sentence,) = complexity_sentences(complexity_rows(shares, flips))
     assert "2L-ReLU, infinite NTK" in sentence
@@ -76,7 +42,7 @@ def test_u_shape_there_and_flip_rate_following_it():
 
 
 def test_no_u_shape_and_flip_rate_against_it():
-    shares = _jitter(FALLING, scale=0.002)
+    shares = jitter(FALLING, scale=0.002)
     flips = [1.0 - c for c in shares]
     (sentence,) = complexity_sentences(complexity_rows(shares, flips))
     assert "is not there" in sentence
@@ -97,7 +63,7 @@ def test_undecided_and_one_seed():
 
 def _results():
     frames = [
-        complexity_rows(_jitter(U), _jitter(U), kernel=k, architecture=a)
+        complexity_rows(jitter(U), jitter(U), kernel=k, architecture=a)
         for k in ("empirical", "infinite")
         for a in ("relu", "attention")
     ]
