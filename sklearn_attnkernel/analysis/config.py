@@ -23,6 +23,7 @@ from .._utils.vocabulary import (
     TRANSFORMS,
 )
 from ..datasets.loaders import DATASETS
+from ..influence.attribution_params import ATTRIBUTION_METHODS
 from .cells import data_grid, expand_cells
 from .data import DataUnavailableError, holdout_pool
 from .presets import DEFAULT_CONFIG, NTK_METRICS, QUICK_OVERRIDES, STAGES, STOPPING
@@ -93,8 +94,9 @@ def _part_schema():
     for part in PARTS:
         for key in _PART_OVERRIDES:
             schema[part].setdefault(key, None)
-        if schema[part]["training"] is None:
-            schema[part]["training"] = {k: None for k in DEFAULT_CONFIG["training"]}
+        # a part's default training override (audit: fixed epochs) keeps the other keys open
+        training = schema[part]["training"] or {}
+        schema[part]["training"] = {**dict.fromkeys(DEFAULT_CONFIG["training"]), **training}
     return schema
 
 
@@ -394,6 +396,23 @@ _RULES = (
     ("landscape.rise", _real()),
     ("malleability.backend", _choice(("numpy", "dask"))),
     ("malleability.chunk_size", _optional(_integer(1))),
+    ("audit.architectures", _ARCHITECTURE_LIST),
+    ("audit.width", _integer(1)),
+    ("audit.methods", _list(_choice(("exact", *ATTRIBUTION_METHODS)))),
+    ("audit.checkpoints", _list(_integer(1))),
+    ("audit.top_fraction", _FRACTION),
+    ("audit.top_fractions", _list(_FRACTION)),
+    ("audit.n_retrain", _integer(3)),
+    ("audit.attack", _choice(ADVERSARIAL_METHODS)),
+    ("audit.epsilon", _real(low_open=False)),
+    ("audit.epsilon_space", _choice(("pixel", "standardized"))),
+    ("audit.steps", _integer(1)),
+    ("audit.step_size", _real()),
+    ("audit.clip", _check_bool),
+    ("audit.mode", _choice(("joint", "independent"))),
+    ("audit.kernel", _choice(("empirical", "infinite"))),
+    ("audit.alpha", _real()),
+    ("audit.loss", _choice(("squared", "cross_entropy"))),
 )
 
 
@@ -584,7 +603,7 @@ def _n_test_of(cfg, part):
     """Test points a part needs (None: no test set)."""
     if part == "ntk":
         return cfg["ntk"]["n_eval"]
-    if part in ("malleability", "interventions", "complexity", "examples"):
+    if part in ("malleability", "interventions", "complexity", "examples", "audit"):
         return cfg["data"]["n_test"]
     return None
 
