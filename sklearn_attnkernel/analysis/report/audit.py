@@ -11,6 +11,8 @@ Every difference is paired per seed (same network, same attacked points): its in
 95 % Student-t interval of the per-seed differences, never two overlapping unpaired intervals.
 """
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -222,38 +224,32 @@ def _curve(rows):
 
 
 def _draw(curve, title):
-    from .figures import _COLORS, _legend_below, _subplots
+    from .figures import _legend_below, _subplots
 
-    architectures = sorted(
-        curve["architecture"].unique(), key=lambda a: ARCHITECTURE_ORDER.get(a, 99)
-    )
-    fig, axes = _subplots(1, len(architectures), figsize=(3.6 * len(architectures) + 0.4, 3.4))
+    order = sorted(curve["architecture"].unique(), key=lambda a: ARCHITECTURE_ORDER.get(a, 99))
+    fig, axes = _subplots(1, len(order), figsize=(3.6 * len(order) + 0.4, 3.4))
     methods = sorted(curve["method"].unique())
-    for ax, architecture in zip(axes[0], architectures, strict=True):
-        for i, method in enumerate(methods):
-            for attack, style in (("random", ":"), (None, "-")):
-                part = curve[(curve["architecture"] == architecture) & (curve["method"] == method)]
-                part = part[(part["attack"] == "random") == (attack == "random")]
-                if part.empty:
-                    continue
-                mean = np.array([v[0] for v in part["value"]])
-                half = np.nan_to_num(np.array([v[1] for v in part["value"]]))
-                label = method if attack is None else f"{method} (random ±ε)"
-                color = _COLORS[i % len(_COLORS)]
-                ax.errorbar(
-                    part["k"],
-                    mean,
-                    yerr=half,
-                    ls=style,
-                    marker="o",
-                    ms=3,
-                    color=color,
-                    label=label,
-                    capsize=2,
-                )
+    for ax, architecture in zip(axes[0], order, strict=True):
+        for (i, method), baseline in itertools.product(enumerate(methods), (False, True)):
+            part = curve[(curve["architecture"] == architecture) & (curve["method"] == method)]
+            part = part[(part["attack"] == "random") == baseline]
+            if part.empty:
+                continue
+            mean, half = (np.array([v[j] for v in part["value"]]) for j in (0, 1))
+            ax.errorbar(
+                part["k"],
+                mean,
+                yerr=np.nan_to_num(half),
+                ls=":" if baseline else "-",
+                marker="o",
+                ms=3,
+                capsize=2,
+                color=f"C{i}",
+                label=f"{method} (random ±ε)" if baseline else method,
+            )
         ax.set(
             title=architecture_label(architecture),
-            xlabel="k (share of points in top set)",
+            xlabel="k (share of points in the top set)",
             ylabel="flip rate of the top-k set",
         )
     fig.suptitle(title, fontsize=10)

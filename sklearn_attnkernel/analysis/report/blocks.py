@@ -408,6 +408,10 @@ def _table_blocks(name, display, health):
     ]
 
 
+# Parts whose section lists its plain-words findings before its tables.
+_FINDINGS = {"landscape": landscape_findings, "audit": audit_findings}
+
+
 def _section_blocks(section, title, tables, figures, health, results):
     names = [n for n in tables if _SECTION_OF[n] == section]
     figs = [f for f in figures if _FIGURE_SECTION.get(f[0], f[0]) == section]
@@ -419,9 +423,7 @@ def _section_blocks(section, title, tables, figures, health, results):
         blocks += _sensitivity_findings(tables, results)
     if section == "complexity" and complexity_sentences(results):
         blocks += [("p", "What the measured cells say:"), ("list", complexity_sentences(results))]
-    if section == "landscape" and (found := landscape_findings(results)):
-        blocks.append(("list", found))
-    if section == "audit" and (found := audit_findings(results)):
+    if section in _FINDINGS and (found := _FINDINGS[section](results)):
         blocks.append(("list", found))
     for name in names:
         blocks += _table_blocks(name, tables[name][1], health)
