@@ -118,7 +118,7 @@ def _compare(before, after, top, s, attack, T):
 
 
 def _method_rows(s, clean, method, recorded, effects):
-    """Every row of one method; raises what the method raises."""
+    """Every row of one method and its notes; raises what the method raises."""
     from ...influence.metrics import top_positive
     from ...influence.retraining import retraining_agreement
 
@@ -131,6 +131,9 @@ def _method_rows(s, clean, method, recorded, effects):
         names = ("agreement", "agreement_low", "agreement_high")
         for name, value in zip(names, agreement, strict=True):
             rows.append({"metric": name, "n_checkpoints": T, "value": float(value)})
+    if top.size == 0:
+        notes = [f"method {method}: no positive influence score, nothing to attack"]
+        return rows + _failed_rows(s, method, agreement=False), notes
     X, y = clean.data["X"], clean.data["y"]
     epsilon = pixel_epsilon(clean.model, s["epsilon"], s["epsilon_space"])
     for attack in (s["attack"], "random"):
@@ -138,15 +141,18 @@ def _method_rows(s, clean, method, recorded, effects):
         for T, cps in ensembles.items():
             after = _scores(clean, method, cps, (X_adv, y))
             rows += _compare(clean_scores[T], after, top, s, attack, T)
-    return rows
+    return rows, []
 
 
-def _failed_rows(s, method):
-    """NaN rows of a method that failed, so the report shows the gap."""
+def _failed_rows(s, method, agreement=True):
+    """NaN rows of a method that failed (or has no top set), so the report shows the gap."""
     Ts = [1] if method == "exact" else s["checkpoints"]
-    return [{"metric": "agreement", "n_checkpoints": T, "value": float("nan")} for T in Ts] + [
-        {"metric": "flip_rate", "attack": s["attack"], "n_checkpoints": T, "value": float("nan")}
+    nan = float("nan")
+    rows = [{"metric": "agreement", "n_checkpoints": T, "value": nan} for T in Ts] * agreement
+    return rows + [
+        {"metric": "flip_rate", "attack": attack, "n_checkpoints": T, "value": nan}
         for T in Ts
+        for attack in (s["attack"], "random")
     ]
 
 
@@ -192,10 +198,10 @@ def run(cells, ctx):
     for method in methods:
         start = time.perf_counter()
         try:  # a method's numerical failure is a finding of the audit, not a failed cell
-            method_rows = _method_rows(s, clean, method, recorded, effects)
+            method_rows, method_notes = _method_rows(s, clean, method, recorded, effects)
         except (ValueError, RuntimeError) as exc:
-            method_rows = _failed_rows(s, method)
-            notes.append(f"method {method} failed: {exc}")
+            method_rows, method_notes = _failed_rows(s, method), [f"method {method} failed: {exc}"]
+        notes += method_notes
         info[f"{method}_s"] = time.perf_counter() - start
         rows += [{"method": method, **row} for row in method_rows]
     return [(s, rows, info, notes)]
