@@ -154,7 +154,9 @@ DEFAULT_CONFIG = {
     # Off by default: a cell retrains its network n_retrain + 1 times and scores every method
     # 3 · (1 + 3 + 5) times; the seven methods on digits (n = 300, 5 seeds, 2 settings, both
     # architectures) take hours on a CPU. The explicit Hessian of "if-explicit" has
-    # (width · d)² entries: keep the width small.
+    # (width · d)² entries: keep the width small. Full batches (batch_size ≥ n_train) and
+    # fixed epochs, so that a retrain without one point differs from the base training by that
+    # point, not by a reshuffle of every later mini-batch (docs/audit.rst).
     "audit": {
         "enabled": False,
         "n_train": [300],
@@ -175,7 +177,7 @@ DEFAULT_CONFIG = {
         "kernel": "empirical",
         "alpha": 1e-3,
         "loss": "squared",
-        "training": {"stopping": "fixed"},
+        "training": {"stopping": "fixed", "epochs": 100, "lr": 0.1, "batch_size": 2048},
     },
 }
 
