@@ -185,6 +185,31 @@ def _finding(key, summary):
     )
 
 
+def _gap_findings(per_seed):
+    """Per data set and attention architecture: which methods' ρ with retraining is lower (or
+    higher) than on 2L-ReLU, from the paired per-seed differences."""
+    keys = [*_DATA, "method", "seed"]
+    relu = per_seed.loc[per_seed["architecture"] == "relu", [*keys, "agreement"]]
+    others = per_seed[per_seed["architecture"] != "relu"]
+    joined = others.merge(relu, on=keys, suffixes=("", "_relu"))
+    joined["gap"] = joined["agreement"] - joined["agreement_relu"]
+    sentences = []
+    for key, group in joined.groupby([*_DATA, "architecture"], sort=True):
+        gaps = {m: mean_ci(g["gap"].astype(float)) for m, g in group.groupby("method")}
+        if max(n for _, _, n in gaps.values()) < 2:
+            continue
+        lower = sorted(m for m, (mean, half, n) in gaps.items() if n > 1 and mean + half < 0)
+        higher = sorted(m for m, (mean, half, n) in gaps.items() if n > 1 and mean - half > 0)
+        label = architecture_label(key[4])
+        sentences.append(
+            f"{key[0]} {key[1]}, n = {key[2]}, m = {key[3]}: ρ with retraining is lower on "
+            f"{label} than on 2L-ReLU for {_say(lower)} and higher for {_say(higher)} (95 % "
+            "t-interval of the per-seed difference, same seed and training points); the paper "
+            "expects lower for every method."
+        )
+    return sentences
+
+
 def audit_findings(results):
     """Plain-words verdict per data set and architecture, from the paired statistics.
 
@@ -200,20 +225,26 @@ def audit_findings(results):
     results : pandas.DataFrame
         Tidy results with ``audit`` rows.
 
+    Then, per data set and attention architecture with two seeds or more, the methods whose
+    agreement is lower (higher) than on 2L-ReLU: the 95 % t-interval of the per-seed difference
+    of ρ lies below (above) 0; the paper expects lower.
+
     Returns
     -------
     sentences : list of str
-        One per data set, width and architecture; empty without audit rows.
+        One per data set, width and architecture, then one per data set and attention
+        architecture; empty without audit rows.
     """
     rows = _rows(results)
     if rows.empty:
         return []
-    summary = _summary(_per_seed(rows))
+    per_seed = _per_seed(rows)
+    summary = _summary(per_seed)
     groups = summary.groupby([*_DATA, "architecture"], sort=False)
     ordered = sorted(
         groups, key=lambda item: (*map(str, item[0][:4]), ARCHITECTURE_ORDER.get(item[0][4], 99))
     )
-    return [_finding(key, group) for key, group in ordered]
+    return [_finding(key, group) for key, group in ordered] + _gap_findings(per_seed)
 
 
 def _curve(rows):

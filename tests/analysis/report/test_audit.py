@@ -114,3 +114,10 @@ def test_the_report_has_the_audit_section(tmp_path):
     assert "one seed, so no interval over seeds is possible" in text
     assert (tmp_path / "tables" / "audit.csv").is_file()
     assert (tmp_path / "figures" / "audit_flip_by_k_digits_binary_n60_m8.png").is_file()
+
+
+def test_the_architecture_gap_is_a_paired_interval_of_rho():
+    lower = {**TRUSTED, "agreement": [0.1, 0.25, 0.3]}  # 0.5, 0.45, 0.5 below 2L-ReLU's ρ
+    results = _results({("relu", "exact"): TRUSTED, ("attention", "exact"): lower})
+    sentence = audit_findings(results)[-1]
+    assert "lower on MLP-Attn than on 2L-ReLU for exact and higher for none" in sentence
