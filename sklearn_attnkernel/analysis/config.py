@@ -524,6 +524,17 @@ class ExperimentConfig:
         ``[-span, span]²`` in filter-normalised units, default 1), ``rise`` (the basin of the
         area summary: loss at most the centre's plus ``rise``, default 0.1).
 
+    ``[audit]``
+        The influence methods practitioners use, against retraining (arXiv 2603.13085, §6;
+        :ref:`audit`): ``enabled`` (default false: hours of CPU), ``n_train`` (default
+        [300]), ``architectures``, ``width`` (one width, default 64), ``methods`` ("exact" and
+        the dattri methods), ``checkpoints`` (ensemble sizes T, default [1, 3, 5]),
+        ``top_fraction`` (the attacked set), ``top_fractions`` (k of the flip rate by k),
+        ``n_retrain`` (points retrained without, default 50), the attack (``attack``,
+        ``epsilon``, ``epsilon_space``, ``steps``, ``step_size``, ``clip``, ``mode``) and the
+        exact influence (``kernel``, ``alpha``, ``loss``); its ``training`` defaults to 100
+        full-batch fixed epochs at lr 0.1.
+
     Every part table also takes ``enabled`` and may override ``seeds``, ``n_train``,
     ``settings`` and (as a sub-table) ``training`` for that part alone.
 
@@ -547,7 +558,7 @@ class ExperimentConfig:
     >>> from sklearn_attnkernel.analysis.config import load_config
     >>> config = load_config({"data": {"settings": ["binary"]}}, quick=True)
     >>> sorted({cell.part for cell in config.cells()})
-    ['collapse', 'complexity', 'examples', 'kappa', 'landscape', 'malleability', 'ntk']
+    ['audit', 'collapse', 'complexity', 'examples', 'kappa', 'landscape', 'malleability', 'ntk']
     >>> config["malleability"]["epsilons"]
     [0.03, 0.1, 0.3]
     """
