@@ -153,10 +153,11 @@ DEFAULT_CONFIG = {
     },
     # Off by default: a cell retrains its network n_retrain + 1 times and scores every method
     # 3 · (1 + 3 + 5) times; the seven methods on digits (n = 300, 5 seeds, 2 settings, both
-    # architectures) take hours on a CPU. The explicit Hessian of "if-explicit" has
-    # (width · d)² entries: keep the width small. Full batches (batch_size ≥ n_train) and
-    # fixed epochs, so that a retrain without one point differs from the base training by that
-    # point, not by a reshuffle of every later mini-batch (docs/audit.rst).
+    # architectures: 20 cells of 140-455 s measured) take 1-2.5 h on one core. The explicit
+    # Hessian of "if-explicit" has (width · d)² entries: keep the width small. Full batches
+    # (batch_size ≥ n_train) and fixed epochs, so that a retrain without one point differs
+    # from the base training by that point, not by a reshuffle of every later mini-batch
+    # (docs/audit.rst).
     "audit": {
         "enabled": False,
         "n_train": [300],
