@@ -43,6 +43,7 @@ PARTS = (
     "complexity",
     "examples",
     "landscape",
+    "audit",
 )
 
 #: The largest network width taken as practical: 10⁵, our choice (the paper gives no number),

@@ -349,6 +349,46 @@ def _expand_landscape(cfg):
             )
 
 
+_AUDIT_KEYS = (
+    "width",
+    "methods",
+    "checkpoints",
+    "top_fraction",
+    "top_fractions",
+    "n_retrain",
+    "attack",
+    "epsilon",
+    "epsilon_space",
+    "steps",
+    "step_size",
+    "clip",
+    "mode",
+    "kernel",
+    "alpha",
+    "loss",
+)
+
+
+def _expand_audit(cfg):
+    """One cell per network: every method of the audit shares its training and retrains."""
+    table = cfg["audit"]
+    n_test = cfg["data"]["n_test"]
+    for dataset, setting, n_train, seed in data_grid(cfg, "audit"):
+        data = _data_settings(cfg, "audit", dataset, setting, n_train, seed, test=n_test)
+        for architecture in table["architectures"]:
+            yield Cell(
+                "audit",
+                {
+                    **data,
+                    **_network_settings(cfg, "audit"),
+                    "architecture": architecture,
+                    "adversarial_training": False,
+                    "adversarial": None,
+                    **{key: table[key] for key in _AUDIT_KEYS},
+                },
+            )
+
+
 _EXPANDERS = {
     "kappa": _expand_kappa,
     "collapse": _expand_collapse,
@@ -358,4 +398,5 @@ _EXPANDERS = {
     "complexity": _expand_complexity,
     "examples": _expand_examples,
     "landscape": _expand_landscape,
+    "audit": _expand_audit,
 }

@@ -23,6 +23,7 @@ from .._utils.vocabulary import (
     TRANSFORMS,
 )
 from ..datasets.loaders import DATASETS
+from ..influence.attribution_params import ATTRIBUTION_METHODS
 from .cells import data_grid, expand_cells
 from .data import DataUnavailableError, holdout_pool
 from .presets import DEFAULT_CONFIG, NTK_METRICS, QUICK_OVERRIDES, STAGES, STOPPING
@@ -93,8 +94,9 @@ def _part_schema():
     for part in PARTS:
         for key in _PART_OVERRIDES:
             schema[part].setdefault(key, None)
-        if schema[part]["training"] is None:
-            schema[part]["training"] = {k: None for k in DEFAULT_CONFIG["training"]}
+        # a part's default training override (audit: fixed epochs) keeps the other keys open
+        training = schema[part]["training"] or {}
+        schema[part]["training"] = {**dict.fromkeys(DEFAULT_CONFIG["training"]), **training}
     return schema
 
 
@@ -395,6 +397,23 @@ _RULES = (
     ("landscape.rise", _real()),
     ("malleability.backend", _choice(("numpy", "dask"))),
     ("malleability.chunk_size", _optional(_integer(1))),
+    ("audit.architectures", _ARCHITECTURE_LIST),
+    ("audit.width", _integer(1)),
+    ("audit.methods", _list(_choice(("exact", *ATTRIBUTION_METHODS)))),
+    ("audit.checkpoints", _list(_integer(1))),
+    ("audit.top_fraction", _FRACTION),
+    ("audit.top_fractions", _list(_FRACTION)),
+    ("audit.n_retrain", _integer(3)),
+    ("audit.attack", _choice(ADVERSARIAL_METHODS)),
+    ("audit.epsilon", _real(low_open=False)),
+    ("audit.epsilon_space", _choice(("pixel", "standardized"))),
+    ("audit.steps", _integer(1)),
+    ("audit.step_size", _real()),
+    ("audit.clip", _check_bool),
+    ("audit.mode", _choice(("joint", "independent"))),
+    ("audit.kernel", _choice(("empirical", "infinite"))),
+    ("audit.alpha", _real()),
+    ("audit.loss", _choice(("squared", "cross_entropy"))),
 )
 
 
@@ -506,6 +525,17 @@ class ExperimentConfig:
         ``[-span, span]²`` in filter-normalised units, default 1), ``rise`` (the basin of the
         area summary: loss at most the centre's plus ``rise``, default 0.1).
 
+    ``[audit]``
+        The influence methods practitioners use, against retraining (arXiv 2603.13085, §6;
+        :ref:`audit`): ``enabled`` (default false: hours of CPU), ``n_train`` (default
+        [300]), ``architectures``, ``width`` (one width, default 64), ``methods`` ("exact" and
+        the dattri methods), ``checkpoints`` (ensemble sizes T, default [1, 3, 5]),
+        ``top_fraction`` (the attacked set), ``top_fractions`` (k of the flip rate by k),
+        ``n_retrain`` (points retrained without, default 50), the attack (``attack``,
+        ``epsilon``, ``epsilon_space``, ``steps``, ``step_size``, ``clip``, ``mode``) and the
+        exact influence (``kernel``, ``alpha``, ``loss``); its ``training`` defaults to 100
+        full-batch fixed epochs at lr 0.1.
+
     Every part table also takes ``enabled`` and may override ``seeds``, ``n_train``,
     ``settings`` and (as a sub-table) ``training`` for that part alone.
 
@@ -529,7 +559,7 @@ class ExperimentConfig:
     >>> from sklearn_attnkernel.analysis.config import load_config
     >>> config = load_config({"data": {"settings": ["binary"]}}, quick=True)
     >>> sorted({cell.part for cell in config.cells()})
-    ['collapse', 'complexity', 'examples', 'kappa', 'landscape', 'malleability', 'ntk']
+    ['audit', 'collapse', 'complexity', 'examples', 'kappa', 'landscape', 'malleability', 'ntk']
     >>> config["malleability"]["epsilons"]
     [0.03, 0.1, 0.3]
     """
@@ -585,7 +615,7 @@ def _n_test_of(cfg, part):
     """Test points a part needs (None: no test set)."""
     if part == "ntk":
         return cfg["ntk"]["n_eval"]
-    if part in ("malleability", "interventions", "complexity", "examples"):
+    if part in ("malleability", "interventions", "complexity", "examples", "audit"):
         return cfg["data"]["n_test"]
     return None
 

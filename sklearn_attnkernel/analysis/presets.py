@@ -151,6 +151,35 @@ DEFAULT_CONFIG = {
         "span": 1.0,
         "rise": 0.1,
     },
+    # Off by default: a cell retrains its network n_retrain + 1 times and scores every method
+    # 3 · (1 + 3 + 5) times; the seven methods on digits (n = 300, 5 seeds, 2 settings, both
+    # architectures: 20 cells of 140-455 s measured) take 1-2.5 h on one core. The explicit
+    # Hessian of "if-explicit" has (width · d)² entries: keep the width small. Full batches
+    # (batch_size ≥ n_train) and fixed epochs, so that a retrain without one point differs
+    # from the base training by that point, not by a reshuffle of every later mini-batch
+    # (docs/audit.rst).
+    "audit": {
+        "enabled": False,
+        "n_train": [300],
+        "architectures": ["relu", "attention"],
+        "width": 64,
+        "methods": ["exact", "trak", "ekfac", "datainf", "arnoldi", "tracin", "if-explicit"],
+        "checkpoints": [1, 3, 5],
+        "top_fraction": 0.1,
+        "top_fractions": [0.01, 0.05, 0.1, 0.2],
+        "n_retrain": 50,
+        "attack": "pgd",
+        "epsilon": 0.3,
+        "epsilon_space": "pixel",
+        "steps": 40,
+        "step_size": 0.01,
+        "clip": True,
+        "mode": "joint",
+        "kernel": "empirical",
+        "alpha": 1e-3,
+        "loss": "squared",
+        "training": {"stopping": "fixed", "epochs": 100, "lr": 0.1, "batch_size": 2048},
+    },
 }
 
 #: What ``--quick`` changes in :data:`DEFAULT_CONFIG`: digits, κ + collapse + NTK vs width +
@@ -160,8 +189,10 @@ DEFAULT_CONFIG = {
 #: one seed (10-class, n = 300, width 1024); a 9 × 9 loss landscape on one seed and n = 300.
 #: Training to convergence is capped at 100 epochs (not the paper's 500) with a loose tolerance
 #: (tol = 0.01 over 5 epochs), and the fixed-epoch control of the NTK part trains 60 epochs: the
-#: quick run shows the comparison, not converged networks in the paper's sense. Runs in a few
-#: minutes on 2 CPU cores.
+#: quick run shows the comparison, not converged networks in the paper's sense. The influence
+#: audit runs exact, TRAK and DataInf on one seed (10-class, n = 100, width 32, 60 fixed epochs
+#: at lr = 0.1, 20 retrains; without dattri: exact only, with a note). Runs in a few minutes on
+#: 2 CPU cores.
 QUICK_OVERRIDES = {
     "run": {"name": "quick", "seeds": [0, 1, 2]},
     "data": {
@@ -187,4 +218,17 @@ QUICK_OVERRIDES = {
         "n_test_points": 2,
     },
     "landscape": {"enabled": True, "seeds": [0], "n_train": [300], "n_points": 9},
+    "audit": {
+        "enabled": True,
+        "seeds": [0],
+        "settings": ["multiclass"],
+        "n_train": [100],
+        "width": 32,
+        "methods": ["exact", "trak", "datainf"],
+        "checkpoints": [1, 3],
+        "top_fractions": [0.05, 0.1, 0.2],
+        "n_retrain": 20,
+        "steps": 10,
+        "training": {"stopping": "fixed", "epochs": 60, "lr": 0.1},
+    },
 }

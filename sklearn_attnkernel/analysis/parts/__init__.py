@@ -5,7 +5,17 @@ context (``root``: data folder, ``threads``) and returns one ``(settings, rows, 
 tuple per cell. The torch parts import torch inside their runner only.
 """
 
-from . import collapse, complexity, examples, interventions, kappa, landscape, malleability, ntk
+from . import (
+    audit,
+    collapse,
+    complexity,
+    examples,
+    interventions,
+    kappa,
+    landscape,
+    malleability,
+    ntk,
+)
 
 __all__ = ["RUNNERS", "TORCH_PARTS"]
 
@@ -19,7 +29,16 @@ RUNNERS = {
     "complexity": complexity.run,
     "examples": examples.run,
     "landscape": landscape.run,
+    "audit": audit.run,
 }
 
 #: Parts whose cells train networks (they seed torch\'s process-wide generator).
-TORCH_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples", "landscape")
+TORCH_PARTS = (
+    "ntk",
+    "malleability",
+    "interventions",
+    "complexity",
+    "examples",
+    "landscape",
+    "audit",
+)

@@ -100,13 +100,17 @@ class Clean:
     F_top: np.ndarray | None = None
 
 
-def train_and_score(s0, ctx):
-    """Train the task's network once and compute the clean influence and diagnostics of ``T``."""
+def train_and_score(s0, ctx, callbacks=None):
+    """Train the task's network once and compute the clean influence and diagnostics of ``T``.
+
+    ``callbacks``: extra callbacks of the network (:func:`~.models.make_model`).
+    """
     from ...influence.metrics import top_positive
 
     data = cell_data(s0, ctx["root"])
     X, y, X_test, y_test = data["X"], data["y"], data["X_test"], data["y_test"]
-    model = make_model(s0, s0["adversarial"] if s0["adversarial_training"] else None)
+    adversarial = s0["adversarial"] if s0["adversarial_training"] else None
+    model = make_model(s0, adversarial, callbacks)
     start = time.perf_counter()
     model.fit(X, y)
     fit_s = time.perf_counter() - start

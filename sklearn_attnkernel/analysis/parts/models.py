@@ -79,8 +79,11 @@ def convergence_rows(history, s):
     ]
 
 
-def make_model(s, adversarial=None):
+def make_model(s, adversarial=None, callbacks=None):
     """The paper's pipeline on pixels: dataset mean/std, unit rows, [attention], network.
+
+    ``callbacks``: extra skorch callbacks of the network (e.g. a
+    :class:`~sklearn_attnkernel.networks.callbacks.RecordCheckpoints`); None adds none.
 
     With ``adversarial`` (a dict of ``method``, ``epsilon``, ``steps`` and optionally
     ``step_size``) the network is trained on adversarial examples made in pixel space, through
@@ -92,6 +95,8 @@ def make_model(s, adversarial=None):
     from ...preprocessing import dataset_standardizer
 
     params = {**mlp_params(s), "width": s["width"], "random_state": model_seed(s)}
+    if callbacks is not None:
+        params["callbacks"] = callbacks
     if s["architecture"] == "relu":
         model = make_two_layer_relu(**params)
     else:

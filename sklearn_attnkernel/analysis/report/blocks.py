@@ -10,6 +10,7 @@ The report opens with one screen: the verdict on each claim of the paper
 networks (settings, accuracy, convergence), then one section per part, figures first.
 """
 
+from .audit import AUDIT_NOTE, AUDIT_TITLE, audit_findings
 from .comparison import compare_with_paper, stopping_sentences
 from .complexity import complexity_sentences
 from .examples import OVERLAP_NOTE, OVERLAP_TITLE, SECTION_TITLE
@@ -53,6 +54,7 @@ _TITLES = {
     "examples_overlap": OVERLAP_TITLE,
     "landscape": "Loss landscape: curvature and basin area around the trained weights",
     "landscape_difference": "Loss landscape: MLP-Attn − 2L-ReLU, paired per seed",
+    "audit": "Influence methods: agreement with retraining, malleability, ensembling",
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -147,6 +149,7 @@ _TABLE_NOTES = {
         "directions' seed), then mean ± 95 % Student-t CI over seeds. The sentences above "
         "rest on this table."
     ),
+    "audit": AUDIT_NOTE,
 }
 _SECTION_OF = {
     "table1_ntk_distance": "ntk",
@@ -167,6 +170,7 @@ _SECTION_OF = {
     "examples_overlap": "examples",
     "landscape": "landscape",
     "landscape_difference": "landscape",
+    "audit": "audit",
 }
 # Figures are drawn per part; the sensitivity figures belong to the malleability part.
 _FIGURE_SECTION = {"sensitivity": "malleability"}
@@ -179,6 +183,7 @@ _SECTIONS = [
     ("complexity", "Complexity by influence group (part complexity)"),
     ("examples", SECTION_TITLE),
     ("landscape", "Loss landscape (part landscape)"),
+    ("audit", f"{AUDIT_TITLE} (part audit)"),
 ]
 _SENSITIVITY_TABLES = ("baseline", "ratio", "diagnostics")
 # Column names in words, with units; columns not listed keep their name.
@@ -410,6 +415,10 @@ def _table_blocks(name, display, health):
     ]
 
 
+# Parts whose section lists its plain-words findings before its tables.
+_FINDINGS = {"landscape": landscape_findings, "audit": audit_findings}
+
+
 def _section_blocks(section, title, tables, figures, health, results):
     names = [n for n in tables if _SECTION_OF[n] == section]
     figs = [f for f in figures if _FIGURE_SECTION.get(f[0], f[0]) == section]
@@ -421,7 +430,7 @@ def _section_blocks(section, title, tables, figures, health, results):
         blocks += _sensitivity_findings(tables, results)
     if section == "complexity" and complexity_sentences(results):
         blocks += [("p", "What the measured cells say:"), ("list", complexity_sentences(results))]
-    if section == "landscape" and (found := landscape_findings(results)):
+    if section in _FINDINGS and (found := _FINDINGS[section](results)):
         blocks.append(("list", found))
     for name in names:
         blocks += _table_blocks(name, tables[name][1], health)

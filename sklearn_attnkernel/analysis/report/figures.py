@@ -15,6 +15,7 @@ import numpy as np
 
 from ..._utils.vocabulary import ADVERSARIAL_METHODS, ARCHITECTURES, ATTACKS, TRANSFORMS
 from ..store import atomic_write
+from .audit import audit_figures
 from .complexity import complexity_figures
 from .examples import example_grid_figures
 from .formatting import ARCHITECTURE_ORDER, architecture_label
@@ -623,6 +624,7 @@ _FIGURE_KINDS = (
     complexity_figures,
     example_grid_figures,
     landscape_figures,
+    audit_figures,
 )
 
 

@@ -4,6 +4,7 @@
 import numpy as np
 
 from ..._utils.vocabulary import ATTACKS
+from .audit import audit_tables
 from .complexity import complexity_tables
 from .examples import example_tables
 from .formatting import label_architectures, wide
@@ -173,6 +174,7 @@ _BUILDERS = (
     complexity_tables,
     example_tables,
     landscape_tables,
+    audit_tables,
 )
 
 

@@ -102,3 +102,31 @@ def complexity_rows(shares, flips, seeds=(0, 1, 2), kernel="infinite", architect
 def jitter(base, seeds=3, scale=0.01):
     rng = np.random.default_rng(0)
     return [base + scale * rng.standard_normal(base.size) for _ in range(seeds)]
+
+
+def audit_rows(values, seeds=(0, 1, 2), n_checkpoints=(1, 3)):
+    """Tidy audit rows: ``values[(architecture, method)]`` = dict with per-seed lists
+    ``agreement``, ``attack`` and ``random`` (flip rates at T = 1) and, optionally,
+    ``ensemble`` (flip rate under the attack at the largest T), on digits binary, n = 100,
+    width 32; the bootstrap interval of each ρ is ρ ± 0.1."""
+    rows = []
+    base = {"part": "audit", "dataset": "digits", "setting": "binary", "n_train": 100}
+    for (architecture, method), by in values.items():
+        for i, seed in enumerate(seeds):
+            where = {**base, "width": 32, "architecture": architecture, "method": method}
+            where["seed"] = seed
+            rho = by["agreement"][i]
+            for metric, value in (("agreement", rho), ("agreement_low", rho - 0.1)):
+                rows.append({**where, "metric": metric, "n_checkpoints": "1", "value": value})
+            rows.append(
+                {**where, "metric": "agreement_high", "n_checkpoints": "1", "value": rho + 0.1}
+            )
+            for attack in ("attack", "random"):
+                name = "pgd" if attack == "attack" else "random"
+                flip = {"metric": "flip_rate", "attack": name, "n_checkpoints": "1"}
+                rows.append({**where, **flip, "value": by[attack][i]})
+            if "ensemble" in by:
+                flip = {"metric": "flip_rate", "attack": "pgd"}
+                flip["n_checkpoints"] = str(max(n_checkpoints))
+                rows.append({**where, **flip, "value": by["ensemble"][i]})
+    return pd.DataFrame(rows)

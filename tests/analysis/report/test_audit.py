@@ -1,0 +1,123 @@
+"""The report of the audit part: its table against paired statistics computed with scipy, its
+verdict on hand-made rows, its figure, and its section in a generated report."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sklearn_attnkernel.analysis.report.audit import (
+    AUDIT_TITLE,
+    audit_figures,
+    audit_findings,
+    audit_tables,
+)
+from sklearn_attnkernel.analysis.report.load import _typed
+
+from .rows import audit_rows
+
+TRUSTED = {"agreement": [0.6, 0.7, 0.8], "attack": [0.1, 0.1, 0.1], "random": [0.1, 0.12, 0.08]}
+MALLEABLE = {
+    "agreement": [-0.1, 0.1, 0.0],
+    "attack": [0.5, 0.6, 0.55],
+    "random": [0.1, 0.1, 0.15],
+    "ensemble": [0.2, 0.25, 0.3],
+}
+
+
+def _results(values, **kwargs):
+    return _typed(audit_rows(values, **kwargs).assign(key="hand-made"))
+
+
+def test_excess_and_ensembling_are_paired_t_intervals_of_the_per_seed_differences():
+    results = _results({("attention", "trak"): MALLEABLE})
+    summary, display = audit_tables(results)["audit"]
+    for quantity, a, b in (
+        ("excess", MALLEABLE["attack"], MALLEABLE["random"]),
+        ("ensembling", MALLEABLE["ensemble"], MALLEABLE["attack"]),
+    ):
+        expected = stats.ttest_rel(a, b).confidence_interval(0.95)
+        row = summary[summary["quantity"] == quantity].iloc[0]
+        assert (row["low"], row["high"]) == pytest.approx((expected.low, expected.high))
+        assert row["n"] == 3
+    assert display.loc[0, "architecture"] == "MLP-Attn"
+
+
+def test_the_verdict_follows_the_paired_intervals():
+    results = _results({("relu", "exact"): TRUSTED, ("relu", "trak"): MALLEABLE})
+    (sentence,) = audit_findings(results)
+    assert "2L-ReLU (3 seeds)" in sentence
+    assert "established (95 % t-interval of ρ over seeds above 0) for exact;" in sentence
+    assert "attack − random above 0) for trak;" in sentence
+    assert "T=max − T=1 below 0) for trak." in sentence
+    assert sentence.endswith("malleability): exact.")
+
+
+def test_one_seed_says_no_interval_over_seeds_is_possible():
+    one = {key: value[:1] for key, value in TRUSTED.items()}
+    results = _results({("relu", "exact"): one}, seeds=(0,))
+    (sentence,) = audit_findings(results)
+    assert "one seed, so no interval over seeds is possible" in sentence
+    assert sentence.endswith("above 0 for: exact.")
+    _, display = audit_tables(results)["audit"]
+    assert display.loc[0, "agreement with retraining ρ"] == "0.6 [0.5, 0.7]"
+
+
+def test_no_audit_rows_no_table_and_no_sentence():
+    empty = _typed(pd.DataFrame())
+    assert audit_tables(empty) == {}
+    assert audit_findings(empty) == []
+    assert list(audit_figures(empty)) == []
+
+
+def test_figure_draws_flip_rate_by_k_per_architecture():
+    rows = [
+        {
+            "part": "audit",
+            "dataset": "digits",
+            "setting": "binary",
+            "n_train": 100,
+            "width": 32,
+            "seed": seed,
+            "architecture": arch,
+            "method": "trak",
+            "metric": "flip_rate_at_k",
+            "attack": attack,
+            "n_checkpoints": "1",
+            "k_fraction": str(k),
+            "value": 0.1 * seed,
+        }
+        for seed in (0, 1)
+        for arch in ("relu", "attention")
+        for attack in ("pgd", "random")
+        for k in (0.05, 0.1)
+    ]
+    ((section, stem, _, fig),) = list(audit_figures(_typed(pd.DataFrame(rows).assign(key="h"))))
+    assert (section, stem) == ("audit", "audit_flip_by_k_digits_binary_n100_m32")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["2L-ReLU", "MLP-Attn"]
+    line = fig.axes[0].get_lines()[0]
+    assert np.allclose(line.get_xdata(), [0.05, 0.1])
+    assert np.allclose(line.get_ydata(), [0.05, 0.05])  # mean of 0 and 0.1 over the seeds
+
+
+def test_the_report_has_the_audit_section(tmp_path):
+    pytest.importorskip("dattri")
+    from sklearn_attnkernel.analysis import run_experiment
+
+    from ..parts.test_audit import TINY_AUDIT
+
+    config = {**TINY_AUDIT, "audit": {**TINY_AUDIT["audit"], "methods": ["exact", "trak"]}}
+    run_experiment(config, tmp_path, progress=False)
+    text = (tmp_path / "report.md").read_text()
+    assert f"## {AUDIT_TITLE} (part audit)" in text
+    assert "one seed, so no interval over seeds is possible" in text
+    assert (tmp_path / "tables" / "audit.csv").is_file()
+    assert (tmp_path / "figures" / "audit_flip_by_k_digits_binary_n60_m8.png").is_file()
+
+
+def test_the_architecture_gap_is_a_paired_interval_of_rho():
+    lower = {**TRUSTED, "agreement": [0.1, 0.25, 0.3]}  # 0.5, 0.45, 0.5 below 2L-ReLU's ρ
+    results = _results({("relu", "exact"): TRUSTED, ("attention", "exact"): lower})
+    sentence = audit_findings(results)[-1]
+    assert "lower on MLP-Attn than on 2L-ReLU for exact and higher for none" in sentence
