@@ -17,8 +17,11 @@ Fortran order is ``Sᵀ``, whose upper triangle is the lower triangle of ``S``, 
 wrappers: scipy's high-level functions copy the ``n × n`` factor or form the full inverse.
 """
 
+import contextlib
+
 import numpy as np
 from scipy.linalg import blas, lapack
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "cholesky_upper",
@@ -29,6 +32,13 @@ __all__ = [
     "solve",
     "times_inverse",
 ]
+
+#: Orders above which the Cholesky factorisation runs on one BLAS thread. OpenBLAS's
+#: multithreaded ``dpotrf`` crashes (SIGSEGV) at large orders (upstream reports
+#: OpenMathLib/OpenBLAS #352, #1413, #2821; seen with scipy 1.17's OpenBLAS 0.3.31 at
+#: n = 17 000 with two threads, not at 10 000); its single-threaded path does not, at about
+#: twice the time on two cores. ``backend="dask"`` factorises smaller blocks and is unaffected.
+ONE_THREAD_ABOVE = 12_000
 
 # Rows per block of the O(n²) passes over K: small enough for the cache, large enough that the
 # Python loop costs nothing next to the arithmetic.
@@ -68,9 +78,12 @@ def cholesky_upper(system):
     """Factor ``system`` (C-ordered, from its lower triangle) in place: ``(U, info)``.
 
     ``U`` is the Fortran-ordered upper factor, ``Uᵀ U = system``, with its strictly lower
-    triangle zeroed; ``info > 0`` when ``system`` is not numerically positive definite.
+    triangle zeroed; ``info > 0`` when ``system`` is not numerically positive definite. Above
+    :data:`ONE_THREAD_ABOVE` rows it runs on one BLAS thread (see there why).
     """
-    return lapack.dpotrf(system.T, lower=0, clean=1, overwrite_a=1)
+    large = system.shape[0] > ONE_THREAD_ABOVE
+    with threadpool_limits(limits=1, user_api="blas") if large else contextlib.nullcontext():
+        return lapack.dpotrf(system.T, lower=0, clean=1, overwrite_a=1)
 
 
 def solve(U, rhs):
