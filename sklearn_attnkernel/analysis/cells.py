@@ -288,7 +288,7 @@ def _expand_interventions(cfg):
             yield Cell("interventions", settings, group=("kind",))
 
 
-#: The keys of the attack on training points that the complexity and examples parts share
+#: The keys of the attack on training points that the complexity, examples and audit parts share
 #: with the malleability part.
 _ATTACK_KEYS = ("attack", "epsilon", "epsilon_space", "steps", "step_size", "clip", "mode")
 _COMPLEXITY_KEYS = ("n_groups", "alpha", "loss", *_ATTACK_KEYS)
@@ -356,13 +356,7 @@ _AUDIT_KEYS = (
     "top_fraction",
     "top_fractions",
     "n_retrain",
-    "attack",
-    "epsilon",
-    "epsilon_space",
-    "steps",
-    "step_size",
-    "clip",
-    "mode",
+    *_ATTACK_KEYS,
     "kernel",
     "alpha",
     "loss",

@@ -306,10 +306,10 @@ def _part_rules(part):
     )
 
 
-def _attack_rules(part):
+def _attack_rules(part, attacks=ATTACKS):
     """The rules of the attack on training points of a part that attacks one (ε, attack)."""
     return (
-        (f"{part}.attack", _choice(ATTACKS)),
+        (f"{part}.attack", _choice(attacks)),
         (f"{part}.epsilon", _real(low_open=False)),
         (f"{part}.epsilon_space", _choice(("pixel", "standardized"))),
         (f"{part}.steps", _integer(1)),
@@ -404,13 +404,7 @@ _RULES = (
     ("audit.top_fraction", _FRACTION),
     ("audit.top_fractions", _list(_FRACTION)),
     ("audit.n_retrain", _integer(3)),
-    ("audit.attack", _choice(ADVERSARIAL_METHODS)),
-    ("audit.epsilon", _real(low_open=False)),
-    ("audit.epsilon_space", _choice(("pixel", "standardized"))),
-    ("audit.steps", _integer(1)),
-    ("audit.step_size", _real()),
-    ("audit.clip", _check_bool),
-    ("audit.mode", _choice(("joint", "independent"))),
+    *_attack_rules("audit", ADVERSARIAL_METHODS),  # the random baseline runs beside it
     ("audit.kernel", _choice(("empirical", "infinite"))),
     ("audit.alpha", _real()),
     ("audit.loss", _choice(("squared", "cross_entropy"))),

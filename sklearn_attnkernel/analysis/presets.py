@@ -16,7 +16,7 @@ NTK_METRICS = ("frobenius", "cosine", "function")
 #: or after exactly ``epochs`` epochs.
 STOPPING = ("convergence", "fixed")
 
-#: The attack on training points of the complexity and examples parts: PGD at the paper's
+#: The attack on training points of the complexity, examples and audit parts: PGD at the paper's
 #: ε = 0.3 (pixel units), 40 steps of 0.01 (ours), clipped to [0, 1], the points attacked jointly.
 _ATTACK = {
     "attack": "pgd",
@@ -168,13 +168,7 @@ DEFAULT_CONFIG = {
         "top_fraction": 0.1,
         "top_fractions": [0.01, 0.05, 0.1, 0.2],
         "n_retrain": 50,
-        "attack": "pgd",
-        "epsilon": 0.3,
-        "epsilon_space": "pixel",
-        "steps": 40,
-        "step_size": 0.01,
-        "clip": True,
-        "mode": "joint",
+        **_ATTACK,
         "kernel": "empirical",
         "alpha": 1e-3,
         "loss": "squared",
