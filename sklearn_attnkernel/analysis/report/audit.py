@@ -255,7 +255,7 @@ def _curve(rows):
 
 
 def _draw(curve, title):
-    from .figures import _legend_below, _subplots
+    from .figures import _legend_below, _measured_ticks, _subplots
 
     order = sorted(curve["architecture"].unique(), key=lambda a: ARCHITECTURE_ORDER.get(a, 99))
     fig, axes = _subplots(1, len(order), figsize=(3.6 * len(order) + 0.4, 3.4))
@@ -282,7 +282,9 @@ def _draw(curve, title):
             title=architecture_label(architecture),
             xlabel="k (share of points in the top set)",
             ylabel="flip rate of the top-k set",
+            xscale="log",
         )
+        _measured_ticks(ax, curve["k"])  # ticks at the measured k only
     fig.suptitle(title, fontsize=10)
     _legend_below(fig)
     return fig
