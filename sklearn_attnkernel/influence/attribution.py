@@ -9,7 +9,8 @@ NTK influence of :func:`~sklearn_attnkernel.loo_influence`:
 - ``"if-explicit"`` (``IFAttributorExplicit``): ``g_x ᵀ (H + r I)⁻¹ g_i / n``, ``H`` the exact
   Hessian;
 - ``"arnoldi"`` (``IFAttributorArnoldi``): the same with ``H`` restricted to its top
-  ``proj_dim`` eigenpairs, found by Arnoldi iteration;
+  ``proj_dim`` eigenpairs, found by Arnoldi iteration (in float64, of which only the positive
+  pairs are kept: :mod:`._arnoldi`; dattri 0.3's float32 iteration returned NaN scores here);
 - ``"ekfac"`` (``IFAttributorEKFAC``): the same with the eigenvalue-corrected Kronecker-factored
   Fisher in place of ``H``. Numerically fragile on these networks: its float32 covariances have
   repeated (zero) eigenvalues, and a one-ulp change of the network's outputs rotates their
@@ -192,7 +193,9 @@ def _attributor(method, task, params, loss, network):
         return algorithm.IFAttributorExplicit(task, regularization=params["regularization"])
     params = {key: value for key, value in params.items() if key != "checkpoints"}
     if method == "arnoldi":
-        return algorithm.IFAttributorArnoldi(task, **params)
+        from ._arnoldi import StableArnoldi
+
+        return StableArnoldi(task, **params)
     if method == "ekfac":
         return algorithm.IFAttributorEKFAC(task, damping=params["damping"])
     if method == "datainf":

@@ -27,7 +27,6 @@ DEFAULT_METHOD_PARAMS = {
         "arnoldi": {
             "proj_dim": 100,
             "max_iter": 100,
-            "norm_constant": 1.0,
             "tol": 1e-7,
             "regularization": 1e-3,
             "seed": 0,
@@ -52,7 +51,6 @@ _SETTING_RULES = {
     "max_iter": (Integral, 1, True),
     "regularization": (Real, 0.0, True),
     "damping": (Real, 0.0, True),
-    "norm_constant": (Real, 0.0, False),
     "tol": (Real, 0.0, False),
     "fim_estimate_data_ratio": (Real, 0.0, False),
     "precompute_data_ratio": (Real, 0.0, False),

@@ -297,9 +297,11 @@ def influence_scores(
         - ``"ekfac"``: ``damping=1e-3`` *(ours)*, added to the corrected eigenvalues.
         - ``"datainf"``: ``regularization=0.1`` (dattri's value when it is not given),
           ``fim_estimate_data_ratio=1.0``.
-        - ``"arnoldi"``: ``proj_dim=100``, ``max_iter=100``, ``norm_constant=1.0``,
-          ``tol=1e-7``, ``regularization=1e-3`` *(ours)*, ``seed=0``,
-          ``precompute_data_ratio=1.0``.
+        - ``"arnoldi"``: ``proj_dim=100``, ``max_iter=100``, ``tol=1e-7``,
+          ``regularization=1e-3`` *(ours)*, ``seed=0``, ``precompute_data_ratio=1.0``; its
+          eigenspace is computed in float64 with full reorthogonalisation and keeps only
+          positive eigenvalues (dattri's float32 iteration returned NaN on these networks;
+          ``norm_constant``, which rescales dattri's float32 basis, is not taken).
         - ``"tracin"``: ``proj_dim=512``, ``proj_seed=0``, ``proj_type="normal"``,
           ``learning_rate=None`` (the network's ``lr``), ``normalized_grad=False``
           (``True`` gives TracIn-Cos).
