@@ -46,6 +46,11 @@ PARTS = (
     "audit",
 )
 
+#: The paper's adversarial ε in pixel units (arXiv 2603.13085, its malleability experiments of
+#: Def 3.4): the attack of the complexity, examples and audit parts, and the ε the report reads
+#: flip rates at when the run measured it.
+PAPER_EPSILON = 0.3
+
 #: The largest network width taken as practical: 10⁵, our choice (the paper gives no number),
 #: the default of ``kappa_report(practical_width=...)`` and of ``kappa.practical_width``.
 PRACTICAL_WIDTH = 1e5

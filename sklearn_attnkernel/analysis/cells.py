@@ -356,7 +356,7 @@ _AUDIT_KEYS = (
     "top_fraction",
     "top_fractions",
     "n_retrain",
-    *_ATTACK_KEYS,
+    *(key for key in _ATTACK_KEYS if key != "epsilon"),
     "kernel",
     "alpha",
     "loss",
@@ -364,23 +364,22 @@ _AUDIT_KEYS = (
 
 
 def _expand_audit(cfg):
-    """One cell per network: every method of the audit shares its training and retrains."""
+    """One cell per network and ε: the ε of one network share its training and retrains."""
     table = cfg["audit"]
     n_test = cfg["data"]["n_test"]
     for dataset, setting, n_train, seed in data_grid(cfg, "audit"):
         data = _data_settings(cfg, "audit", dataset, setting, n_train, seed, test=n_test)
-        for architecture in table["architectures"]:
-            yield Cell(
-                "audit",
-                {
-                    **data,
-                    **_network_settings(cfg, "audit"),
-                    "architecture": architecture,
-                    "adversarial_training": False,
-                    "adversarial": None,
-                    **{key: table[key] for key in _AUDIT_KEYS},
-                },
-            )
+        for architecture, epsilon in itertools.product(table["architectures"], table["epsilons"]):
+            settings = {
+                **data,
+                **_network_settings(cfg, "audit"),
+                "architecture": architecture,
+                "adversarial_training": False,
+                "adversarial": None,
+                **{key: table[key] for key in _AUDIT_KEYS},
+                "epsilon": epsilon,
+            }
+            yield Cell("audit", settings, group=("epsilon",))
 
 
 _EXPANDERS = {

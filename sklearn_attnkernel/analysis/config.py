@@ -306,11 +306,13 @@ def _part_rules(part):
     )
 
 
-def _attack_rules(part, attacks=ATTACKS):
-    """The rules of the attack on training points of a part that attacks one (ε, attack)."""
+def _attack_rules(part, attacks=ATTACKS, curve=False):
+    """The rules of the attack on training points of a part that attacks one (ε, attack), or
+    with ``curve`` a list of ε (key ``epsilons``)."""
+    epsilon = (f"{part}.epsilons", _list(_real(low_open=False))) if curve else None
     return (
         (f"{part}.attack", _choice(attacks)),
-        (f"{part}.epsilon", _real(low_open=False)),
+        epsilon or (f"{part}.epsilon", _real(low_open=False)),
         (f"{part}.epsilon_space", _choice(("pixel", "standardized"))),
         (f"{part}.steps", _integer(1)),
         (f"{part}.step_size", _real()),
@@ -404,7 +406,8 @@ _RULES = (
     ("audit.top_fraction", _FRACTION),
     ("audit.top_fractions", _list(_FRACTION)),
     ("audit.n_retrain", _integer(3)),
-    *_attack_rules("audit", ADVERSARIAL_METHODS),  # the random baseline runs beside it
+    # the random baseline runs beside the attack, at every ε of the curve
+    *_attack_rules("audit", ADVERSARIAL_METHODS, curve=True),
     ("audit.kernel", _choice(("empirical", "infinite"))),
     ("audit.alpha", _real()),
     ("audit.loss", _choice(("squared", "cross_entropy"))),
@@ -526,9 +529,10 @@ class ExperimentConfig:
         the dattri methods), ``checkpoints`` (ensemble sizes T, default [1, 3, 5]),
         ``top_fraction`` (the attacked set), ``top_fractions`` (k of the flip rate by k),
         ``n_retrain`` (points retrained without, default 50), the attack (``attack``,
-        ``epsilon``, ``epsilon_space``, ``steps``, ``step_size``, ``clip``, ``mode``) and the
-        exact influence (``kernel``, ``alpha``, ``loss``); its ``training`` defaults to 100
-        full-batch fixed epochs at lr 0.1.
+        ``epsilons``: the ε curve, default [0.03, 0.1, 0.3], one cell each, read at the
+        paper's ε = 0.3 in the table; ``epsilon_space``, ``steps``, ``step_size``, ``clip``,
+        ``mode``) and the exact influence (``kernel``, ``alpha``, ``loss``); its
+        ``training`` defaults to 100 full-batch fixed epochs at lr 0.1.
 
     Every part table also takes ``enabled`` and may override ``seeds``, ``n_train``,
     ``settings`` and (as a sub-table) ``training`` for that part alone.

@@ -1,6 +1,7 @@
 """Part ``audit``: which influence method can you trust on attention? (arXiv 2603.13085, §6).
 
-One cell trains one network (the malleability part's :func:`~.malleability.train_and_score`),
+The cells of one network differ only in ``epsilon`` (the ε curve) and run as one task, which
+trains the network once (the malleability part's :func:`~.malleability.train_and_score`),
 recording its weights at the checkpoints the ensembles average over, retrains it without
 ``n_retrain`` of its training points once (the ground truth every method is scored against,
 :func:`~sklearn_attnkernel.influence.retraining.retraining_effects`), then for each influence
@@ -10,20 +11,21 @@ method of ``methods`` (``"exact"``: the closed-form NTK influence; the others th
 - clean scores, averaged over the cell's test points, at the final weights (``T = 1``) and
   averaged over ``T`` checkpoints for each ``T`` of ``checkpoints`` (checkpoint ensembling;
   ``"exact"`` has no ensemble: ``T = 1`` only);
-- the attack on the method's own clean top set (``top_fraction`` of the points, ranked at the
-  final weights) and the paired random ±ε baseline on the same points, drawn from the same seed
-  for both architectures (:func:`~.models.attack_seed`); each ``T``'s scores are recomputed on
-  the attacked training set.
+- per cell (ε), the attack on the method's own clean top set (``top_fraction`` of the points,
+  ranked at the final weights) and the paired random ±ε baseline on the same points, drawn
+  from the same seed for both architectures (:func:`~.models.attack_seed`); each ``T``'s
+  scores are recomputed on the attacked training set.
 
 Rows (``method``, ``metric``, ``attack``, ``n_checkpoints``, ``k_fraction``, ``value``):
 ``agreement`` (Spearman's ρ between the scores of the removed points and their measured
 leave-one-out effects) with ``agreement_low``/``agreement_high`` (its percentile-bootstrap 95 %
 interval over the removed points, :func:`~sklearn_attnkernel.influence.retraining.
-retraining_agreement`); per ``attack`` (the attack's name, or ``"random"``): ``flip_rate``
-(the share of the attacked set whose sign flips, for an ensemble its scores on that same set),
-``spearman``, ``top_k_stability``, and ``flip_rate_at_k``, the flip rate of the top
-``k_fraction`` of the clean scores (:func:`~sklearn_attnkernel.influence.metrics.
-influence_flip_rate`; fractions above ``top_fraction`` reach points the attack left alone).
+retraining_agreement`; the same in every ε cell of a network); per ``attack`` (the attack's
+name, or ``"random"``): ``flip_rate`` (the share of the attacked set whose sign flips, for an
+ensemble its scores on that same set), ``spearman``, ``top_k_stability``, and
+``flip_rate_at_k``, the flip rate of the top ``k_fraction`` of the clean scores
+(:func:`~sklearn_attnkernel.influence.metrics.influence_flip_rate`; fractions above
+``top_fraction`` reach points the attack left alone).
 Cell-wide: ``test_accuracy`` and the network's training health.
 
 A method that fails numerically (e.g. non-finite scores) gives NaN rows and a cell note, not a
@@ -117,31 +119,50 @@ def _compare(before, after, top, s, attack, T):
     return rows
 
 
-def _method_rows(s, clean, method, recorded, effects):
-    """Every row of one method and its notes; raises what the method raises."""
-    from ...influence.metrics import top_positive
+def _agreement_rows(effects, clean_scores):
+    """ρ with retraining and its bootstrap interval, per ensemble size T."""
     from ...influence.retraining import retraining_agreement
 
-    ensembles = _ensembles(s, method, recorded)
-    clean_scores = {T: _scores(clean, method, cps) for T, cps in ensembles.items()}
-    top = np.sort(top_positive(clean_scores[1], s["top_fraction"]))
     rows = []
     for T, scores in clean_scores.items():
         agreement = retraining_agreement(effects, scores, random_state=derive_seed("audit", T))
         names = ("agreement", "agreement_low", "agreement_high")
         for name, value in zip(names, agreement, strict=True):
             rows.append({"metric": name, "n_checkpoints": T, "value": float(value)})
-    if top.size == 0:
-        notes = [f"method {method}: no positive influence score, nothing to attack"]
-        return rows + _failed_rows(s, method, agreement=False), notes
+    return rows
+
+
+def _attack_rows(s, clean, method, ensembles, clean_scores, top):
+    """The attack and the random baseline at the ε of ``s``, compared per ensemble size."""
     X, y = clean.data["X"], clean.data["y"]
     epsilon = pixel_epsilon(clean.model, s["epsilon"], s["epsilon_space"])
+    rows = []
     for attack in (s["attack"], "random"):
         X_adv = attack_rows({**s, "attack": attack}, clean.model, X, y, top, epsilon)
         for T, cps in ensembles.items():
             after = _scores(clean, method, cps, (X_adv, y))
             rows += _compare(clean_scores[T], after, top, s, attack, T)
-    return rows, []
+    return rows
+
+
+def _method_rows(cells, clean, method, recorded, effects):
+    """Every row of one method per cell (one cell per ε) and its notes; raises what the
+    method raises. The clean scores and the agreement are computed once, for every ε."""
+    from ...influence.metrics import top_positive
+
+    s = cells[0]
+    ensembles = _ensembles(s, method, recorded)
+    clean_scores = {T: _scores(clean, method, cps) for T, cps in ensembles.items()}
+    top = np.sort(top_positive(clean_scores[1], s["top_fraction"]))
+    agreement = _agreement_rows(effects, clean_scores)
+    if top.size == 0:
+        notes = [f"method {method}: no positive influence score, nothing to attack"]
+        return [agreement + _failed_rows(s, method, agreement=False)] * len(cells), notes
+    by_cell = [
+        agreement + _attack_rows(cell, clean, method, ensembles, clean_scores, top)
+        for cell in cells
+    ]
+    return by_cell, []
 
 
 def _failed_rows(s, method, agreement=True):
@@ -172,14 +193,15 @@ def _recorded_epochs(s):
 
 
 def run(cells, ctx):
-    """Train once, retrain ``n_retrain`` times, then score, attack and compare every method."""
+    """Train once, retrain ``n_retrain`` times, then score every method and attack it at each
+    cell's ε (the cells of one network differ only in ``epsilon``)."""
     from ...influence.retraining import retraining_effects
     from ...networks.callbacks import RecordCheckpoints, recorded_checkpoints
 
-    (s,) = cells
+    s = cells[0]
     methods, notes = _runnable(s["methods"])
     if not methods:
-        return [(s, [], {}, notes)]
+        return [(cell, [], {}, notes) for cell in cells]
     clean = train_and_score(s, ctx, callbacks=[RecordCheckpoints(_recorded_epochs(s))])
     recorded = {"epochs": _recorded_epochs(s), "states": recorded_checkpoints(clean.model)}
     data = clean.data
@@ -194,14 +216,17 @@ def run(cells, ctx):
         random_state=derive_seed("audit-retrain", s["seed"]),
     )
     info = {**clean.info, "retrain_s": time.perf_counter() - start}
-    rows = [{"metric": "test_accuracy", "value": clean.info["test_accuracy"]}, *clean.health]
+    shared = [{"metric": "test_accuracy", "value": clean.info["test_accuracy"]}, *clean.health]
+    rows = [list(shared) for _ in cells]
     for method in methods:
         start = time.perf_counter()
         try:  # a method's numerical failure is a finding of the audit, not a failed cell
-            method_rows, method_notes = _method_rows(s, clean, method, recorded, effects)
+            by_cell, method_notes = _method_rows(cells, clean, method, recorded, effects)
         except (ValueError, RuntimeError) as exc:
-            method_rows, method_notes = _failed_rows(s, method), [f"method {method} failed: {exc}"]
+            by_cell = [_failed_rows(cell, method) for cell in cells]
+            method_notes = [f"method {method} failed: {exc}"]
         notes += method_notes
         info[f"{method}_s"] = time.perf_counter() - start
-        rows += [{"method": method, **row} for row in method_rows]
-    return [(s, rows, info, notes)]
+        for cell_rows, method_rows in zip(rows, by_cell, strict=True):
+            cell_rows += [{"method": method, **row} for row in method_rows]
+    return [(cell, cell_rows, info, notes) for cell, cell_rows in zip(cells, rows, strict=True)]

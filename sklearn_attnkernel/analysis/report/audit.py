@@ -3,12 +3,15 @@
 - :func:`audit_tables`: per data set, architecture and influence method, the agreement with
   retraining, the flip rate under the attack, its excess over the paired random ±ε baseline and
   the effect of checkpoint ensembling on the flip rate;
-- :func:`audit_figures`: the flip rate of the top-k set against k, per method;
+- :func:`audit_figures`: per method, the flip rate of the attacked set against ε (the ε
+  curve) and the flip rate of the top-k set against k;
 - :func:`audit_findings`: one sentence per data set and architecture, computed from the paired
   per-seed statistics of the table.
 
-Every difference is paired per seed (same network, same attacked points): its interval is the
-95 % Student-t interval of the per-seed differences, never two overlapping unpaired intervals.
+The table, the sentences and the flip rate by k are read at the paper's ε = 0.3 when the run
+measured it (else at its largest ε). Every difference is paired per seed (same network, same
+attacked points): its interval is the 95 % Student-t interval of the per-seed differences,
+never two overlapping unpaired intervals.
 """
 
 import itertools
@@ -16,7 +19,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .formatting import ARCHITECTURE_ORDER, architecture_label, format_ci
+from .formatting import ARCHITECTURE_ORDER, architecture_label, format_ci, reported_epsilon
 from .load import part_rows
 from .stats import mean_ci
 
@@ -43,7 +46,8 @@ _COLUMNS = {
 }
 
 
-def _rows(results):
+def _all_rows(results):
+    """The audit's method rows at every ε."""
     rows = part_rows(results, "audit")
     if rows.empty or "method" not in rows:
         return pd.DataFrame()
@@ -52,6 +56,13 @@ def _rows(results):
         seed=rows["seed"].astype("Int64").fillna(-1),
     )
     return rows[rows["method"].notna()]
+
+
+def _rows(results):
+    """The audit's method rows at the reported ε (each ε cell repeats the agreement rows)."""
+    rows = _all_rows(results)
+    eps = reported_epsilon(rows["epsilon"]) if "epsilon" in rows else None
+    return rows if eps is None else rows[rows["epsilon"] == eps]
 
 
 def _per_seed(rows):
@@ -161,7 +172,7 @@ def _say(methods):
     return ", ".join(methods) if methods else "none"
 
 
-def _finding(key, summary):
+def _finding(key, summary, at):
     dataset, setting, n_train, width, architecture = key
     where = f"{dataset} {setting}, n = {n_train}, m = {width}, {architecture_label(architecture)}"
     seeds = int(summary["n"].max())
@@ -177,7 +188,7 @@ def _finding(key, summary):
     trusted = [m for m in agree if m not in excess]
     return (
         f"{where} ({seeds} seeds): agreement with retraining established (95 % t-interval of ρ "
-        f"over seeds above 0) for {_say(agree)}; the attack flips more than random ±ε (paired "
+        f"over seeds above 0) for {_say(agree)}; the attack{at} flips more than random ±ε (paired "
         f"per-seed interval of attack − random above 0) for {_say(excess)}; checkpoint "
         f"ensembling lowers the flip rate (paired interval of T=max − T=1 below 0) for "
         f"{_say(lowers)}. Trust on these numbers (agreement established, no established excess "
@@ -244,17 +255,20 @@ def audit_findings(results):
     ordered = sorted(
         groups, key=lambda item: (*map(str, item[0][:4]), ARCHITECTURE_ORDER.get(item[0][4], 99))
     )
-    return [_finding(key, group) for key, group in ordered] + _gap_findings(per_seed)
+    eps = reported_epsilon(rows["epsilon"]) if "epsilon" in rows else None
+    at = "" if eps is None else f" at ε = {eps:g}"
+    return [_finding(key, group, at) for key, group in ordered] + _gap_findings(per_seed)
 
 
-def _curve(rows):
-    curve = rows[rows["metric"] == "flip_rate_at_k"]
-    curve = curve[curve["T"] == 1].assign(k=pd.to_numeric(curve["k_fraction"], errors="coerce"))
-    stats = curve.groupby(["architecture", "method", "attack", "k"])["value"]
+def _curve(rows, metric, x):
+    """Mean and 95 % CI half-width over seeds of ``metric`` at T = 1, against column ``x``."""
+    curve = rows[(rows["metric"] == metric) & (rows["T"] == 1)]
+    curve = curve.assign(x=pd.to_numeric(curve[x], errors="coerce"))
+    stats = curve.groupby(["architecture", "method", "attack", "x"])["value"]
     return stats.apply(lambda v: mean_ci(v)[:2]).reset_index()
 
 
-def _draw(curve, title):
+def _draw(curve, title, xlabel, ylabel):
     from .figures import _legend_below, _measured_ticks, _subplots
 
     order = sorted(curve["architecture"].unique(), key=lambda a: ARCHITECTURE_ORDER.get(a, 99))
@@ -268,7 +282,7 @@ def _draw(curve, title):
                 continue
             mean, half = (np.array([v[j] for v in part["value"]]) for j in (0, 1))
             ax.errorbar(
-                part["k"],
+                part["x"],
                 mean,
                 yerr=np.nan_to_num(half),
                 ls=":" if baseline else "-",
@@ -278,20 +292,58 @@ def _draw(curve, title):
                 color=f"C{i}",
                 label=f"{method} (random ±ε)" if baseline else method,
             )
-        ax.set(
-            title=architecture_label(architecture),
-            xlabel="k (share of points in the top set)",
-            ylabel="flip rate of the top-k set",
-            xscale="log",
-        )
-        _measured_ticks(ax, curve["k"])  # ticks at the measured k only
+        ax.set(title=architecture_label(architecture), xlabel=xlabel, ylabel=ylabel, xscale="log")
+        _measured_ticks(ax, curve["x"])  # ticks at the measured values only
     fig.suptitle(title, fontsize=10)
     _legend_below(fig)
     return fig
 
 
+def _epsilon_figures(rows):
+    """The ε curve per data set: the flip rate of the attacked set against ε."""
+    if "epsilon" not in rows:
+        return
+    for (dataset, setting, n_train, width), group in rows.groupby(_DATA, sort=True):
+        curve = _curve(group, "flip_rate", "epsilon").dropna(subset=["x"])
+        if curve.empty or curve["x"].nunique() < 2:
+            continue
+        title = f"Flip rate by ε — {dataset}, {setting}, n = {n_train}, m = {width}"
+        caption = (
+            "Share of each method's clean top set whose influence changes sign under the "
+            "attack on that set (solid) and under the random ±ε baseline on the same points "
+            "(dotted), against ε (pixel units), at the final weights; mean ± 95 % CI over seeds."
+        )
+        figure = _draw(curve, title, "ε (pixel units)", "flip rate of the attacked set")
+        stem = f"audit_flip_by_epsilon_{dataset}_{setting}_n{n_train}_m{width}"
+        yield ("audit", stem, caption, figure)
+
+
+def _k_figures(rows):
+    """The flip rate of the top-k set against k per data set, at the reported ε."""
+    if "k_fraction" not in rows:
+        return
+    for (dataset, setting, n_train, width), group in rows.groupby(_DATA, sort=True):
+        curve = _curve(group, "flip_rate_at_k", "k_fraction")
+        if curve.empty:
+            continue
+        eps = reported_epsilon(group["epsilon"]) if "epsilon" in group else None
+        at = "" if eps is None else f", ε = {eps:g}"
+        title = f"Flip rate by k — {dataset}, {setting}, n = {n_train}, m = {width}{at}"
+        caption = (
+            "Share of each method's clean top-k set whose influence changes sign under the "
+            "attack on its top set (solid) and under the random ±ε baseline on the same "
+            "points (dotted), mean ± 95 % CI over seeds. k above the attacked share reaches "
+            "points the attack left alone: a lower threshold is a smaller k."
+        )
+        figure = _draw(
+            curve, title, "k (share of points in the top set)", "flip rate of the top-k set"
+        )
+        stem = f"audit_flip_by_k_{dataset}_{setting}_n{n_train}_m{width}"
+        yield ("audit", stem, caption, figure)
+
+
 def audit_figures(results):
-    """Flip rate of the top-k set against k, per method and architecture.
+    """The ε curve and the flip rate of the top-k set against k, per method and architecture.
 
     Parameters
     ----------
@@ -301,25 +353,12 @@ def audit_figures(results):
     Yields
     ------
     figure : tuple
-        ``("audit", file stem, caption, matplotlib.figure.Figure)``, one per data set.
+        ``("audit", file stem, caption, matplotlib.figure.Figure)``: per data set, the flip rate
+        against ε (when the run measured two ε or more), then the flip rate against k at the
+        reported ε.
     """
-    rows = _rows(results)
-    if rows.empty or "k_fraction" not in rows:
+    rows = _all_rows(results)
+    if rows.empty:
         return
-    for (dataset, setting, n_train, width), group in rows.groupby(_DATA, sort=True):
-        curve = _curve(group)
-        if curve.empty:
-            continue
-        title = f"Flip rate by k — {dataset}, {setting}, n = {n_train}, m = {width}"
-        caption = (
-            "Share of each method's clean top-k set whose influence changes sign under the "
-            "attack on its top set (solid) and under the random ±ε baseline on the same "
-            "points (dotted), mean ± 95 % CI over seeds. k above the attacked share reaches "
-            "points the attack left alone: a lower threshold is a smaller k."
-        )
-        yield (
-            "audit",
-            f"audit_flip_by_k_{dataset}_{setting}_n{n_train}_m{width}",
-            caption,
-            _draw(curve, title),
-        )
+    yield from _epsilon_figures(rows)
+    yield from _k_figures(_rows(results))

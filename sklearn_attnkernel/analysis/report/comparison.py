@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..._utils.vocabulary import PRACTICAL_WIDTH
 from .figure_claims import complexity_claims, landscape_claims
+from .formatting import reported_epsilon
 from .load import part_rows
 from .networks import convergence_text, drop_near_chance, ntk_networks, with_stopping
 from .sensitivity import PAPER_RATIO_RANGE, sensitivity_tables
@@ -39,8 +40,6 @@ PAPER_NUMBERS = {
 _PAPER_N = {"mnist": 60000, "cifar10": 50000}
 #: Columns of the headline verdict table.
 VERDICT_COLUMNS = ["claim", "ours [95 % CI]", "paper", "verdict", "statistic"]
-# The ε the paper's flip rates are read at, when the run measured it.
-_PAPER_EPSILON = 0.3
 # Orders of magnitude within which the measured κ of the attention features equals κ³.
 _CUBING_TOLERANCE = 0.05
 # Beyond κ³ ≈ 10^30 the measured κ of F = X C saturates at float64 round-off.
@@ -467,7 +466,7 @@ def _adversarial_claims(results, tables):
     mal = mal[mal["metric"] == "flip_rate"]
     if mal.empty or mal["adversarial_training"].nunique() < 2:
         return []
-    eps = _PAPER_EPSILON if (mal["epsilon"] == _PAPER_EPSILON).any() else mal["epsilon"].max()
+    eps = reported_epsilon(mal["epsilon"])
     mal = mal[mal["epsilon"] == eps]
     keys = ["dataset", "setting", "n_train", "width", "epsilon_space"]
     rows = []

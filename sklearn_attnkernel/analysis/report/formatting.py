@@ -5,9 +5,16 @@ import math
 
 import pandas as pd
 
-from ..._utils.vocabulary import ARCHITECTURE_LABELS
+from ..._utils.vocabulary import ARCHITECTURE_LABELS, PAPER_EPSILON
 
-__all__ = ["ARCHITECTURE_ORDER", "architecture_label", "format_ci", "label_architectures", "wide"]
+__all__ = [
+    "ARCHITECTURE_ORDER",
+    "architecture_label",
+    "format_ci",
+    "label_architectures",
+    "reported_epsilon",
+    "wide",
+]
 
 #: Rank of each architecture (key or display label) in the paper's order: 2L-ReLU first.
 ARCHITECTURE_ORDER = {label: i for i, label in enumerate(ARCHITECTURE_LABELS.values())} | {
@@ -71,3 +78,19 @@ def wide(summary, index, column, percent=False, digits=3, order=None):
     wide_frame.columns.name = None
     columns = [str(c) for c in order if str(c) in wide_frame.columns]
     return wide_frame[[*index, *columns]].fillna("—")
+
+
+def reported_epsilon(epsilons):
+    """The ε a table reads flip rates at: the paper's (0.3) if measured, else the largest;
+    None without any ε.
+
+    Examples
+    --------
+    >>> from sklearn_attnkernel.analysis.report.formatting import reported_epsilon
+    >>> reported_epsilon([0.03, 0.1, 0.3]), reported_epsilon([0.03, 0.1]), reported_epsilon([])
+    (0.3, 0.1, None)
+    """
+    values = pd.to_numeric(pd.Series(list(epsilons), dtype=object), errors="coerce").dropna()
+    if values.empty:
+        return None
+    return PAPER_EPSILON if (values == PAPER_EPSILON).any() else float(values.max())

@@ -27,6 +27,7 @@ TINY_AUDIT = {
         "checkpoints": [1, 2],
         "top_fractions": [0.05, 0.2],
         "n_retrain": 8,
+        "epsilons": [0.1, 0.3],
         "steps": 2,
         "training": {"stopping": "fixed", "epochs": 20, "lr": 0.1},
     },
@@ -52,8 +53,9 @@ def _value(record, **match):
     return found[0]
 
 
-def test_one_cell_per_architecture_with_every_method_and_ensemble(audit_cells):
-    assert sorted(r["settings"]["architecture"] for r in audit_cells) == ["attention", "relu"]
+def test_one_cell_per_architecture_and_epsilon_with_every_method_and_ensemble(audit_cells):
+    cells = sorted((r["settings"]["architecture"], r["settings"]["epsilon"]) for r in audit_cells)
+    assert cells == [("attention", 0.1), ("attention", 0.3), ("relu", 0.1), ("relu", 0.3)]
     for record in audit_cells:
         for method in ("trak", "if-explicit"):
             for T in (1, 2):
@@ -74,6 +76,23 @@ def test_one_cell_per_architecture_with_every_method_and_ensemble(audit_cells):
         assert ks == {0.05, 0.2}
 
 
+def test_the_epsilon_cells_of_a_network_share_its_training_and_retrains(audit_cells):
+    """One task per network: the same test accuracy and agreement rows at every ε, while the
+    attack's perturbation (and so its numbers) depends on ε."""
+    for architecture in ("relu", "attention"):
+        small, large = (
+            r
+            for r in sorted(audit_cells, key=lambda r: r["settings"]["epsilon"])
+            if r["settings"]["architecture"] == architecture
+        )
+        assert _value(small, metric="test_accuracy") == _value(large, metric="test_accuracy")
+        for method in ("exact", "trak"):
+            match = {"method": method, "metric": "agreement", "n_checkpoints": 1}
+            assert _value(small, **match) == _value(large, **match)
+        spearman = {"method": "exact", "metric": "spearman", "attack": "pgd", "n_checkpoints": 1}
+        assert _value(small, **spearman) != _value(large, **spearman)
+
+
 def test_flip_rates_match_a_direct_recomputation(audit_cells):
     """Same seeded network fitted again, TRAK scores by a direct influence_scores call, the
     attack on the same top set, the flip rate by influence.metrics."""
@@ -84,7 +103,11 @@ def test_flip_rates_match_a_direct_recomputation(audit_cells):
         top_positive,
     )
 
-    record = next(r for r in audit_cells if r["settings"]["architecture"] == "relu")
+    record = next(
+        r
+        for r in audit_cells
+        if r["settings"]["architecture"] == "relu" and r["settings"]["epsilon"] == 0.1
+    )
     s = record["settings"]
     data = cell_data(s, None)
     X, y, test = data["X"], data["y"], (data["X_test"], data["y_test"])
@@ -133,7 +156,7 @@ def test_without_dattri_the_cell_is_skipped_with_the_install_hint(monkeypatch):
 
 def test_quick_preset_has_a_small_audit():
     cells = [c for c in load_config(quick=True).cells() if c.part == "audit"]
-    assert len(cells) == 2  # one seed, 10-class, both architectures
+    assert len(cells) == 6  # one seed, 10-class, both architectures, three ε
     assert {c.settings["n_retrain"] for c in cells} == {20}
     assert {m for c in cells for m in c.settings["methods"]} >= {"trak", "datainf"}
 

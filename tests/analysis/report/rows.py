@@ -104,13 +104,14 @@ def jitter(base, seeds=3, scale=0.01):
     return [base + scale * rng.standard_normal(base.size) for _ in range(seeds)]
 
 
-def audit_rows(values, seeds=(0, 1, 2), n_checkpoints=(1, 3)):
+def audit_rows(values, seeds=(0, 1, 2), n_checkpoints=(1, 3), epsilon=0.3):
     """Tidy audit rows: ``values[(architecture, method)]`` = dict with per-seed lists
     ``agreement``, ``attack`` and ``random`` (flip rates at T = 1) and, optionally,
     ``ensemble`` (flip rate under the attack at the largest T), on digits binary, n = 100,
-    width 32; the bootstrap interval of each ρ is ρ ± 0.1."""
+    width 32, at ``epsilon``; the bootstrap interval of each ρ is ρ ± 0.1."""
     rows = []
     base = {"part": "audit", "dataset": "digits", "setting": "binary", "n_train": 100}
+    base["epsilon"] = epsilon
     for (architecture, method), by in values.items():
         for i, seed in enumerate(seeds):
             where = {**base, "width": 32, "architecture": architecture, "method": method}

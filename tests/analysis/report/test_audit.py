@@ -101,6 +101,30 @@ def test_figure_draws_flip_rate_by_k_per_architecture():
     assert np.allclose(line.get_ydata(), [0.05, 0.05])  # mean of 0 and 0.1 over the seeds
 
 
+def test_table_and_verdict_read_the_paper_epsilon_and_the_figure_draws_the_curve():
+    """Two ε cells of the same networks: the table is the one of ε = 0.3 alone, whatever the
+    other ε measured; the ε figure plots the per-ε mean flip rates over the seeds."""
+    at_small = {**MALLEABLE, "attack": [0.9, 0.9, 0.9], "random": [0.0, 0.0, 0.0]}
+    both = pd.concat(
+        [
+            audit_rows({("attention", "trak"): MALLEABLE}, epsilon=0.3),
+            audit_rows({("attention", "trak"): at_small}, epsilon=0.1),
+        ]
+    )
+    results = _typed(both.assign(key="hand-made"))
+    only = _results({("attention", "trak"): MALLEABLE})
+    pd.testing.assert_frame_equal(audit_tables(results)["audit"][1], audit_tables(only)["audit"][1])
+    assert "the attack at ε = 0.3 flips more" in audit_findings(results)[0]
+    figures = {stem: fig for _, stem, _, fig in audit_figures(results)}
+    fig = figures["audit_flip_by_epsilon_digits_binary_n100_m32"]
+    lines = {bars.get_label(): bars.lines[0] for bars in fig.axes[0].containers}
+    attack, random = lines["trak"], lines["trak (random ±ε)"]
+    assert fig.axes[0].get_title() == "MLP-Attn"
+    assert np.allclose(attack.get_xdata(), [0.1, 0.3])
+    assert np.allclose(attack.get_ydata(), [0.9, np.mean(MALLEABLE["attack"])])
+    assert np.allclose(random.get_ydata(), [0.0, np.mean(MALLEABLE["random"])])
+
+
 def test_the_report_has_the_audit_section(tmp_path):
     pytest.importorskip("dattri")
     from sklearn_attnkernel.analysis import run_experiment
@@ -113,7 +137,9 @@ def test_the_report_has_the_audit_section(tmp_path):
     assert f"## {AUDIT_TITLE} (part audit)" in text
     assert "one seed, so no interval over seeds is possible" in text
     assert (tmp_path / "tables" / "audit.csv").is_file()
-    assert (tmp_path / "figures" / "audit_flip_by_k_digits_binary_n60_m8.png").is_file()
+    figures = tmp_path / "figures"
+    assert (figures / "audit_flip_by_k_digits_binary_n60_m8.png").is_file()
+    assert (figures / "audit_flip_by_epsilon_digits_binary_n60_m8.png").is_file()
 
 
 def test_the_architecture_gap_is_a_paired_interval_of_rho():
