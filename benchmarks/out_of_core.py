@@ -5,7 +5,8 @@ initialisation: the cost does not depend on training) on image rows, 10 one-hot 
 200 test points, α = 1e-3. Three measurements, each in a fresh process so that its peak
 resident memory (``resource.getrusage``) is its own:
 
-- ``cholesky``: the in-memory kernel, then a bare ``scipy.linalg.cho_factor`` of ``K + αI``;
+- ``cholesky``: the in-memory kernel, then a bare ``scipy.linalg.cho_factor`` of ``K + αI``
+  (on one BLAS thread above 12 000 rows, as ``loo_influence``: :func:`bare_cholesky`);
 - ``numpy``: the in-memory kernel, then the default ``loo_influence``;
 - ``dask``: the kernel built in blocks and ``loo_influence(backend="dask")`` with a
   ``spill_dir`` (the kernel is computed inside the blocked run, so its time is included).
@@ -25,6 +26,7 @@ the same comparison at small sizes.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -36,6 +38,7 @@ import time
 
 import numpy as np
 from scipy.linalg import cho_factor
+from threadpoolctl import threadpool_limits
 
 from sklearn_attnkernel import TwoLayerReLU, empirical_ntk, load_dataset, loo_influence
 
@@ -69,6 +72,17 @@ def problem(n, *, dataset=None, root=None, split="train", width=WIDTH, seed=0):
     torch.manual_seed(seed)
     module = TwoLayerReLU(n_features=X.shape[1], width=width, n_outputs=N_CLASSES)
     return module, X[:n], Y[:n], X[n:], Y[n:]
+
+
+def bare_cholesky(system):
+    """A bare ``scipy.linalg.cho_factor`` of ``system`` in place, on one BLAS thread above
+    ``ONE_THREAD_ABOVE`` rows like ``loo_influence`` (OpenBLAS's multithreaded ``dpotrf``
+    segfaults on this machine at n >= 17 000)."""
+    from sklearn_attnkernel.influence._linalg import ONE_THREAD_ABOVE  # as empirical_ntk_blocks
+
+    large = system.shape[0] > ONE_THREAD_ABOVE
+    with threadpool_limits(limits=1, user_api="blas") if large else contextlib.nullcontext():
+        cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
 
 
 def _disk_bytes(folder):
@@ -112,7 +126,7 @@ def measure(what, n, *, chunk_size=2048, spill_dir=None, **data):
             solve_start = time.perf_counter()
             if what == "cholesky":
                 K.flat[:: n + 1] += ALPHA
-                cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+                bare_cholesky(K)
             else:
                 loo_influence(K, Y, K_test, Y_test, alpha=ALPHA)
             record["solve_s"] = time.perf_counter() - solve_start

@@ -9,9 +9,11 @@ of the test points, a condition estimate and the solve residual. Here every ``n 
 is a grid of ``c × c`` blocks that the active Dask scheduler computes (threads by default, or
 the cluster of a ``distributed.Client``):
 
-- ``S = L Lᵀ`` by :func:`dask.array.linalg.cholesky`, which needs square blocks of one size,
-  so ``K`` is padded to a multiple of ``c`` with an identity block (``diag(S, I)`` has the
-  factor ``diag(L, I)``, and the padded rows decouple exactly);
+- ``S = L Lᵀ`` in square blocks of one size, so ``K`` is padded to a multiple of ``c`` with an
+  identity block (``diag(S, I)`` has the factor ``diag(L, I)``, and the padded rows decouple
+  exactly): in memory by :func:`dask.array.linalg.cholesky`; with ``spill_dir`` block column
+  by block column into a zarr store (:func:`_cholesky_into`), because dask's one-graph
+  factorisation holds every block of the factor in memory until its last use;
 - ``A`` and ``H k(x, X)ᵀ`` by two :func:`dask.array.linalg.solve_triangular` sweeps
   (``L``, then ``Lᵀ``) on the right-hand sides ``[Y, K_testᵀ]``;
 - ``h_i = Σ_k (L⁻¹)_ki²``: block column ``j`` of ``L⁻¹`` solves ``L[j:, j:] X = I[j:, j]``
@@ -30,6 +32,7 @@ later call takes for a finished one. Written by hand: Dask offers the blocked fa
 solves, not kernel ridge leave-one-out.
 """
 
+import functools
 import math
 import os
 import shutil
@@ -41,6 +44,7 @@ import dask.array as da
 import numpy as np
 import psutil
 from dask.base import tokenize
+from scipy.linalg import solve_triangular
 from scipy.sparse.linalg import LinearOperator, onenormest
 
 from .._utils.memory import format_bytes
@@ -175,20 +179,18 @@ def _check_spill_dir(spill_dir, needed):
 # stages: persisted in memory, or spilled to a zarr store that is complete once it has its name
 
 
-def stage(array, spill_dir, key):
-    """``array`` computed once: persisted, or read back from ``spill_dir/<key>.zarr``.
+def _spill(write, spill_dir, key):
+    """``spill_dir/<key>.zarr`` as a dask array, written by ``write(path)`` unless it exists.
 
-    A store under the final name is complete (it is renamed only after the write returns) and
-    is read as it is: the same ``key`` means the same content. A killed run leaves at most a
+    A store under the final name is complete (it is renamed only after ``write`` returns) and is
+    read as it is: the same ``key`` means the same content. A killed run leaves at most a
     ``<key>.zarr.partial-*`` folder, which is never read (delete it at leisure).
     """
-    if spill_dir is None:
-        return array.persist()
     final = os.path.join(spill_dir, f"{key}.zarr")
     if not os.path.isdir(final):
         partial = f"{final}.partial-{uuid.uuid4().hex}"
         try:
-            da.to_zarr(array, partial)
+            write(partial)
         except BaseException:  # an error, not a kill: leave nothing behind
             shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -199,6 +201,14 @@ def stage(array, spill_dir, key):
                 raise
             shutil.rmtree(partial, ignore_errors=True)
     return da.from_zarr(final)
+
+
+def stage(array, spill_dir, key):
+    """``array`` computed once: persisted, or written to and read back from
+    ``spill_dir/<key>.zarr`` (see :func:`_spill`)."""
+    if spill_dir is None:
+        return array.persist()
+    return _spill(functools.partial(da.to_zarr, array), spill_dir, key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,6 +238,48 @@ def _padded_rows(M, n_pad, c):
     out = np.zeros((n_pad, M.shape[1]))
     out[: M.shape[0]] = M
     return da.from_array(out, chunks=(c, M.shape[1]))
+
+
+def _lower_block(block, diagonal):
+    """``block · L_jj⁻ᵀ``: a block of the factor's column below its diagonal block."""
+    return solve_triangular(diagonal, block.T, lower=True, check_finite=False).T
+
+
+def _cholesky_into(S, path):
+    """``S = L Lᵀ`` block column by block column (left-looking), ``L`` written to a new zarr
+    store at ``path``.
+
+    Column ``j`` is ``S[j:, j] − L[j:, :j] L[j, :j]ᵀ``, read from the columns already in the
+    store; its diagonal block is factorised and the blocks below are solved against it. Each
+    column is one computation on the active scheduler, so the memory held is one block column
+    and the products being summed, not the factor: :func:`dask.array.linalg.cholesky` builds
+    one graph for the whole factor, whose blocks all stay in memory until their last use
+    (measured: 10.3 GiB at n = 40 000, for a 6.4 GB factor). The blocks above the diagonal are
+    never written and read as zeros.
+    """
+    import zarr
+
+    n_pad, c = S.shape[0], S.chunksize[0]
+    store = zarr.create_array(
+        store=path, shape=S.shape, chunks=(c, c), dtype="float64", fill_value=0.0
+    )
+    for j in range(0, n_pad, c):
+        column = S[j:, j : j + c]
+        if j:
+            L = da.from_zarr(path)
+            column = column - L[j:, :j] @ L[j : j + c, :j].T
+        diagonal = column[:c].map_blocks(np.linalg.cholesky, dtype=np.float64)
+        below = column[c:].map_blocks(_lower_block, diagonal, dtype=np.float64)
+        factor = da.concatenate([diagonal, below]).rechunk((c, c))
+        da.store(factor, store, regions=(slice(j, n_pad), slice(j, j + c)), lock=False)
+
+
+def _factor(S, spill_dir, key):
+    """The lower Cholesky factor of the blocked ``S``: persisted (dask's blocked Cholesky) or,
+    with ``spill_dir``, written column by column to a zarr store (:func:`_cholesky_into`)."""
+    if spill_dir is None:
+        return da.linalg.cholesky(S, lower=True).persist()
+    return _spill(functools.partial(_cholesky_into, S), spill_dir, key)
 
 
 def _solve(L, R):
@@ -309,7 +361,7 @@ def _factor_and_solve(K, n, Y, K_test, alpha, spill_dir):
     """Factor, solve and invert: ``(L, X, h)`` with ``X = H [Y, K_testᵀ]`` (first ``n`` rows)."""
     c = K.chunksize[0]
     S = K.map_blocks(_shift_block, alpha, n, dtype=np.float64)
-    L = stage(da.linalg.cholesky(S, lower=True), spill_dir, f"factor-{tokenize(K.name, alpha)}")
+    L = _factor(S, spill_dir, f"factor-{tokenize(K.name, alpha)}")
     rhs = _padded_rows(np.hstack([Y, K_test.T]), K.shape[0], c)
     pivots, X, h = da.compute(da.diagonal(L), _solve(L, rhs), _inverse_diagonal(L, c))
     if not np.all(np.isfinite(pivots) & (pivots > 0)):
@@ -328,8 +380,8 @@ def dual_solve(K, Y, K_test, alpha, spill_dir):
     ``K``, as the in-memory path does.
     """
     n, c = K.shape[0], K.chunksize[0]
-    norm1 = _check_kernel(K, alpha)
     K = stage(_pad(K, n, c), spill_dir, f"kernel-{tokenize(K.name, c)}")
+    norm1 = _check_kernel(K[:n, :n], alpha)  # read from the stage: the kernel is built once
     try:
         L, X, h = _factor_and_solve(K, n, Y, K_test, alpha, spill_dir)
         C = Y.shape[1]

@@ -106,6 +106,28 @@ def test_on_a_distributed_local_cluster(tmp_path):
 # the numerical checks, in blocks
 
 
+@pytest.mark.parametrize("chunk_size", [7, 16, 50])
+def test_the_spilled_factor_is_numpys_cholesky_column_by_column(tmp_path, chunk_size):
+    """The left-looking factorisation into a zarr store against numpy's Cholesky of the same
+    padded matrix (7 and 16 do not divide 50: padded last block; 50 is one block); the blocks
+    above the diagonal read as zeros; and LOO through it equals the in-memory path."""
+    K, Y, K_test, Y_test = _kernel(50)
+    S = K + 1e-2 * np.eye(50)
+    blocks, n = _dask.as_blocks(S, chunk_size)
+    padded = _dask._pad(blocks, n, min(chunk_size, n))
+    padded = padded + da.diag(da.from_array(np.r_[np.zeros(n), np.ones(padded.shape[0] - n)]))
+    _dask._cholesky_into(padded.rechunk(padded.chunksize[0]), str(tmp_path / "L.zarr"))
+    L = da.from_zarr(str(tmp_path / "L.zarr")).compute()
+    assert_allclose(L, np.linalg.cholesky(padded.compute()), rtol=0, atol=1e-12)
+    assert np.all(np.triu(L, 1) == 0.0)
+    options = {"alpha": 1e-2, "reduce": None}
+    reference = loo_influence(K, Y, K_test, Y_test, **options)
+    spilled = loo_influence(
+        K, Y, K_test, Y_test, **options, backend="dask", chunk_size=chunk_size, spill_dir=tmp_path
+    )
+    assert _relative_error(spilled, reference) <= 1e-10
+
+
 def test_refuses_an_asymmetric_kernel_with_the_in_memory_numbers():
     K, Y, K_test, Y_test = _kernel(40)
     K = K.copy()
@@ -119,16 +141,19 @@ def test_refuses_an_asymmetric_kernel_with_the_in_memory_numbers():
     assert blocked.value.threshold == in_memory.value.threshold
 
 
+@pytest.mark.parametrize("spilled", [False, True], ids=["in_memory", "spilled"])
 @pytest.mark.parametrize("block_row", [0, 2])
-def test_refuses_a_kernel_that_is_not_positive_definite(block_row):
+def test_refuses_a_kernel_that_is_not_positive_definite(block_row, spilled, tmp_path):
     # a negative eigenvalue in the first or in a later diagonal block
     K, Y, K_test, Y_test = _kernel(40)
     K = K.copy()
     i = 16 * block_row + 3
     K[i, i] = -5.0
+    spill = {"spill_dir": tmp_path} if spilled else {}
     with pytest.raises(NumericalCheckError) as blocked:
-        loo_influence(K, Y, K_test, Y_test, backend="dask", chunk_size=16)
+        loo_influence(K, Y, K_test, Y_test, backend="dask", chunk_size=16, **spill)
     assert blocked.value.check == "positive_definite"
+    assert not [name for name in os.listdir(tmp_path) if name.startswith("factor")]
     assert np.isnan(blocked.value.value)
     with pytest.raises(NumericalCheckError, match="not positive definite"):
         loo_influence(K, Y, K_test, Y_test)
@@ -189,6 +214,7 @@ def test_a_killed_run_leaves_no_store_that_a_later_call_reads(tmp_path, monkeypa
         raise AssertionError("a complete store was written again")
 
     monkeypatch.setattr(_dask.da, "to_zarr", no_write)
+    monkeypatch.setattr(_dask, "_cholesky_into", no_write)
     again = loo_influence(K, Y, K_test, Y_test, backend="dask", chunk_size=8, spill_dir=tmp_path)
     assert_allclose(again, result, rtol=0, atol=0)
 
