@@ -69,15 +69,11 @@ for name, build in builders.items():
     effects = retraining_effects(
         build(**settings), X_train, y_train, X_test, y_test, n_retrains=10, random_state=0
     )
-    for method, T in (("exact", 1), ("trak", 1), ("trak", 3)):
-        use = ensemble if T > 1 else None
+    for method, sizes in (("exact", [1]), ("trak", [1, 3])):
         final = scores(model, method)  # the top set is ranked at the final weights
-        before = final if use is None else scores(model, method, ensemble=use)
         top = top_positive(final, 0.1)
-        rho = retraining_agreement(effects, before, random_state=0)
-        row = {"architecture": name, "method": f"{method}, T={T}", "agreement": rho.statistic}
-        for attack in ("pgd", "random"):
-            X_adv = attack_training_points(
+        attacked = {  # one attack of the top set per method, shared by its ensembles
+            attack: attack_training_points(
                 model,
                 X_train,
                 y_train,
@@ -88,8 +84,16 @@ for name, build in builders.items():
                 clip=(0.0, 1.0),
                 random_state=0,
             )
-            row[attack] = flip_rate(before, scores(model, method, X_adv, use), top)
-        results.append(row)
+            for attack in ("pgd", "random")
+        }
+        for T in sizes:
+            use = ensemble if T > 1 else None
+            before = final if use is None else scores(model, method, ensemble=use)
+            rho = retraining_agreement(effects, before, random_state=0)
+            row = {"architecture": name, "method": f"{method}, T={T}", "agreement": rho.statistic}
+            for attack, X_adv in attacked.items():
+                row[attack] = flip_rate(before, scores(model, method, X_adv, use), top)
+            results.append(row)
 
 for row in results:
     print(

@@ -165,3 +165,10 @@ def test_audit_is_off_by_default_and_refuses_an_unknown_method():
     assert not [c for c in load_config({"kappa": {"enabled": True}}).cells() if c.part == "audit"]
     with pytest.raises(ConfigError, match=r"audit\.methods"):
         load_config({"audit": {"methods": ["trak", "lissa"]}})
+
+
+def test_audit_takes_a_list_of_epsilons_and_names_it_for_a_single_epsilon():
+    with pytest.raises(ConfigError, match=r"audit\.epsilon'.*Did you mean 'epsilons'"):
+        load_config({"audit": {"epsilon": 0.3}})
+    with pytest.raises(ConfigError, match=r"audit\.epsilons"):
+        load_config({"audit": {"epsilons": [0.1, -0.3]}})
