@@ -23,7 +23,14 @@ from .formatting import ARCHITECTURE_ORDER, architecture_label, format_ci, repor
 from .load import part_rows
 from .stats import mean_ci
 
-__all__ = ["AUDIT_NOTE", "AUDIT_TITLE", "audit_figures", "audit_findings", "audit_tables"]
+__all__ = [
+    "AUDIT_MALLEABILITY_NOTE",
+    "AUDIT_NOTE",
+    "AUDIT_TITLE",
+    "audit_figures",
+    "audit_findings",
+    "audit_tables",
+]
 
 AUDIT_TITLE = "Which influence method can you trust on attention?"
 AUDIT_NOTE = (
@@ -35,6 +42,12 @@ AUDIT_NOTE = (
     "seed. Ensembling: flip rate with the largest checkpoint ensemble T minus the final weights "
     "(T = 1), paired per seed (exact NTK influence has no ensemble). The sentences above rest "
     "on these paired intervals."
+)
+AUDIT_MALLEABILITY_NOTE = (
+    "Each method's clean top set attacked (left of the slash) and perturbed by random ±ε on the "
+    "same points (right), at the final weights and the paper's ε = 0.3 (or the run's largest "
+    "ε), mean ± 95 % Student-t CI over seeds. Flip rate: share of the set whose sign flips; "
+    "Spearman ρ: between all scores before and after; top-k stability: |T ∩ T′| / k."
 )
 _DATA = ["dataset", "setting", "n_train", "width"]
 _KEYS = [*_DATA, "architecture", "method"]
@@ -130,7 +143,10 @@ def audit_tables(results):
     -------
     tables : dict of str to (pandas.DataFrame, pandas.DataFrame)
         ``audit``: ``(summary, display)``, the long summary (``quantity``, ``mean``, ``ci95``,
-        ``n`` seeds, ``low``, ``high``) and the display table. Empty without audit rows.
+        ``n`` seeds, ``low``, ``high``) and the display table; ``audit_malleability``: the flip
+        rate, Spearman's ρ and the top-k stability under the attack and under the random ±ε
+        baseline, at the final weights (``quantity``, ``baseline``, ``mean``, ``ci95``, ``n``).
+        Both at the reported ε; empty without audit rows.
 
     Examples
     --------
@@ -158,7 +174,57 @@ def audit_tables(results):
     display = display.sort_values([*_DATA, "_order", "method"], kind="stable")
     display["architecture"] = display["architecture"].map(architecture_label)
     columns = [*_KEYS, *(c for c in _COLUMNS.values() if c in display)]
-    return {"audit": (summary, display[columns].reset_index(drop=True))}
+    return {
+        "audit": (summary, display[columns].reset_index(drop=True)),
+        **_malleability_tables(rows),
+    }
+
+
+#: The malleability metrics of the second table, and whether each is a share (shown in %).
+_MALLEABILITY = {
+    "flip_rate": ("flip rate: attack / random", True),
+    "spearman": ("Spearman ρ before–after: attack / random", False),
+    "top_k_stability": ("top-k stability: attack / random", True),
+}
+
+
+def _malleability_tables(rows):
+    """Per method × architecture at T = 1: each metric under the attack and under the random
+    ±ε baseline on the same points, mean ± 95 % Student-t CI over seeds."""
+    final = rows[(rows["T"] == 1) & rows["metric"].isin(list(_MALLEABILITY))]
+    if final.empty:
+        return {}
+    final = final.assign(baseline=np.where(final["attack"] == "random", "random", "attack"))
+    records = []
+    for key, group in final.groupby([*_KEYS, "metric", "baseline"], sort=False):
+        mean, half, n = mean_ci(group["value"].astype(float))
+        where = dict(zip([*_KEYS, "quantity", "baseline"], key, strict=True))
+        records.append({**where, "mean": mean, "ci95": half, "n": n})
+    summary = pd.DataFrame(records)
+    cells = {}
+    for row in summary.itertuples():
+        percent = _MALLEABILITY[row.quantity][1]
+        place = (*(getattr(row, k) for k in _KEYS), _MALLEABILITY[row.quantity][0])
+        text = format_ci(row.mean, row.ci95, row.n, percent=percent)
+        cells.setdefault(place, {})[row.baseline] = text
+    display = pd.DataFrame(
+        [
+            {
+                **dict(zip([*_KEYS, "column"], place, strict=True)),
+                "cell": " / ".join([pair.get("attack", "—"), pair.get("random", "—")]),
+            }
+            for place, pair in cells.items()
+        ]
+    )
+    display = display.pivot_table(
+        index=_KEYS, columns="column", values="cell", aggfunc="first", sort=False
+    ).reset_index()
+    display.columns.name = None
+    display["_order"] = display["architecture"].map(ARCHITECTURE_ORDER).fillna(99)
+    display = display.sort_values([*_DATA, "_order", "method"], kind="stable")
+    display["architecture"] = display["architecture"].map(architecture_label)
+    columns = [*_KEYS, *(label for label, _ in _MALLEABILITY.values() if label in display)]
+    return {"audit_malleability": (summary, display[columns].reset_index(drop=True))}
 
 
 def _established(summary, quantity, sign):

@@ -10,7 +10,7 @@ The report opens with one screen: the verdict on each claim of the paper
 networks (settings, accuracy, convergence), then one section per part, figures first.
 """
 
-from .audit import AUDIT_NOTE, AUDIT_TITLE, audit_findings
+from .audit import AUDIT_MALLEABILITY_NOTE, AUDIT_NOTE, AUDIT_TITLE, audit_findings
 from .comparison import compare_with_paper, stopping_sentences
 from .complexity import complexity_sentences
 from .examples import OVERLAP_NOTE, OVERLAP_TITLE, SECTION_TITLE
@@ -55,6 +55,7 @@ _TITLES = {
     "landscape": "Loss landscape: curvature and basin area around the trained weights",
     "landscape_difference": "Loss landscape: MLP-Attn − 2L-ReLU, paired per seed",
     "audit": "Influence methods: agreement with retraining, malleability, ensembling",
+    "audit_malleability": "Influence methods: malleability, attack against the random baseline",
 }
 _TABLE_NOTES = {
     "table1_ntk_distance": (
@@ -150,6 +151,7 @@ _TABLE_NOTES = {
         "rest on this table."
     ),
     "audit": AUDIT_NOTE,
+    "audit_malleability": AUDIT_MALLEABILITY_NOTE,
 }
 _SECTION_OF = {
     "table1_ntk_distance": "ntk",
@@ -171,6 +173,7 @@ _SECTION_OF = {
     "landscape": "landscape",
     "landscape_difference": "landscape",
     "audit": "audit",
+    "audit_malleability": "audit",
 }
 # Figures are drawn per part; the sensitivity figures belong to the malleability part.
 _FIGURE_SECTION = {"sensitivity": "malleability"}

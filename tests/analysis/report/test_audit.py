@@ -147,3 +147,24 @@ def test_the_architecture_gap_is_a_paired_interval_of_rho():
     results = _results({("relu", "exact"): TRUSTED, ("attention", "exact"): lower})
     sentence = audit_findings(results)[-1]
     assert "lower on MLP-Attn than on 2L-ReLU for exact and higher for none" in sentence
+
+
+def test_the_malleability_table_sets_each_metric_beside_its_random_baseline():
+    """Spearman's ρ under the attack and under random ±ε, mean and Student-t CI over seeds
+    (scipy), shown as 'attack / random'; the flip rates of the main table in %."""
+    frame = audit_rows({("attention", "trak"): MALLEABLE})
+    extra = frame[frame["metric"] == "flip_rate"].copy()
+    extra["metric"] = "spearman"
+    extra["value"] = np.where(extra["attack"] == "random", 0.9, 0.2) + 0.01 * extra["seed"]
+    results = _typed(pd.concat([frame, extra]).assign(key="hand-made"))
+    summary, display = audit_tables(results)["audit_malleability"]
+    row = summary[(summary["quantity"] == "spearman") & (summary["baseline"] == "attack")]
+    values = [0.2, 0.21, 0.22]
+    half = stats.t.ppf(0.975, 2) * stats.sem(values)
+    assert row["mean"].iloc[0] == pytest.approx(np.mean(values))
+    assert row["ci95"].iloc[0] == pytest.approx(half)
+    assert (
+        display.loc[0, "Spearman ρ before–after: attack / random"]
+        == "0.21 ± 0.0248 / 0.91 ± 0.0248"
+    )
+    assert display.loc[0, "flip rate: attack / random"].startswith("55.0%")
