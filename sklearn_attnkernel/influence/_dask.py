@@ -289,14 +289,19 @@ def _solve(L, R):
 
 
 def _inverse_diagonal(L, c):
-    """``h_i = Σ_k (L⁻¹)_ki²``, block column by block column of ``L⁻¹`` (lazy)."""
+    """``h_i = Σ_k (L⁻¹)_ki²``, block column by block column of ``L⁻¹``.
+
+    One computation per block column, so only that column's blocks are held: one graph for
+    every column let the scheduler hold the solved blocks of many columns at once (8.0 GiB at
+    n = 40 000, ``benchmarks/README.md``).
+    """
     n_pad = L.shape[0]
     parts = []
     for start in range(0, n_pad, c):
         unit = da.eye(n_pad - start, chunks=c)[:, :c]
         column = da.linalg.solve_triangular(L[start:, start:], unit, lower=True)
-        parts.append((column * column).sum(axis=0))
-    return da.concatenate(parts)
+        parts.append((column * column).sum(axis=0).compute())
+    return np.concatenate(parts)
 
 
 def condition_estimate(L, n, c, norm1):
@@ -363,10 +368,10 @@ def _factor_and_solve(K, n, Y, K_test, alpha, spill_dir):
     S = K.map_blocks(_shift_block, alpha, n, dtype=np.float64)
     L = _factor(S, spill_dir, f"factor-{tokenize(K.name, alpha)}")
     rhs = _padded_rows(np.hstack([Y, K_test.T]), K.shape[0], c)
-    pivots, X, h = da.compute(da.diagonal(L), _solve(L, rhs), _inverse_diagonal(L, c))
+    pivots, X = da.compute(da.diagonal(L), _solve(L, rhs))
     if not np.all(np.isfinite(pivots) & (pivots > 0)):
         raise _not_positive_definite(alpha)
-    return L, X[:n], h[:n]
+    return L, X[:n], _inverse_diagonal(L, c)[:n]
 
 
 def dual_solve(K, Y, K_test, alpha, spill_dir):
