@@ -14,8 +14,8 @@ the cluster of a ``distributed.Client``):
   exactly): in memory by :func:`dask.array.linalg.cholesky`; with ``spill_dir`` block column
   by block column into a zarr store (:func:`_cholesky_into`), because dask's one-graph
   factorisation holds every block of the factor in memory until its last use;
-- ``A`` and ``H k(x, X)ᵀ`` by two :func:`dask.array.linalg.solve_triangular` sweeps
-  (``L``, then ``Lᵀ``) on the right-hand sides ``[Y, K_testᵀ]``;
+- ``A`` and ``H k(x, X)ᵀ`` by two blocked triangular sweeps (``L``, then ``Lᵀ``) on the
+  right-hand sides ``[Y, K_testᵀ]``, one block row at a time (:func:`_sweep`);
 - ``h_i = Σ_k (L⁻¹)_ki²``: block column ``j`` of ``L⁻¹`` solves ``L[j:, j:] X = I[j:, j]``
   (zero above the diagonal block), about ``n³/3`` flops in all, as LAPACK's ``trtri``;
 - the checks of Appendix A.9 of arXiv 2603.13085 in blocks: finiteness and the relative
@@ -234,10 +234,11 @@ def _shift_block(block, alpha, n, block_info=None):
     return out
 
 
-def _padded_rows(M, n_pad, c):
+def _padded(M, n_pad):
+    """``M`` with zero rows appended up to ``n_pad`` rows (in memory)."""
     out = np.zeros((n_pad, M.shape[1]))
     out[: M.shape[0]] = M
-    return da.from_array(out, chunks=(c, M.shape[1]))
+    return out
 
 
 def _lower_block(block, diagonal):
@@ -282,10 +283,39 @@ def _factor(S, spill_dir, key):
     return _spill(functools.partial(_cholesky_into, S), spill_dir, key)
 
 
+def _sweep(L, B, lower):
+    """``L X = B`` (``lower``) or ``Lᵀ X = B``, block row by block row of ``X``.
+
+    ``B`` is in memory (``n_pad × r``, ``r`` small). Each block row is one computation, which
+    reads one block row (or column) of ``L``: one graph for the whole sweep let the scheduler
+    read many blocks of a spilled ``L`` at once (7.3 GiB at n = 40 000,
+    ``benchmarks/README.md``).
+    """
+    c = L.chunksize[0]
+    X = np.zeros_like(B)
+    starts = range(0, L.shape[0], c)
+    for start in starts if lower else reversed(starts):
+        rows = slice(start, start + c)
+        done = slice(0, start) if lower else slice(start + c, L.shape[0])
+        panel = L[rows, done] if lower else L[done, rows].T
+        diagonal = L[rows, rows]
+        known = panel @ X[done] if panel.size else da.zeros((c, B.shape[1]))
+        product, block = da.compute(known, diagonal)
+        X[rows] = solve_triangular(
+            block, B[rows] - product, lower=True, trans=0 if lower else 1, check_finite=False
+        )
+    return X
+
+
 def _solve(L, R):
-    """``(L Lᵀ)⁻¹ R`` by two blocked triangular sweeps."""
-    Z = da.linalg.solve_triangular(L, R, lower=True)
-    return da.linalg.solve_triangular(L.T, Z, lower=False)
+    """``(L Lᵀ)⁻¹ R`` by two blocked triangular sweeps (``R`` in memory, ``n_pad`` rows)."""
+    return _sweep(L, _sweep(L, R, lower=True), lower=False)
+
+
+def _product(K, M):
+    """``K M`` for the blocked ``K`` and an in-memory ``M``, one block row of ``K`` at a time."""
+    c = K.chunksize[0]
+    return np.vstack([(K[start : start + c] @ M).compute() for start in range(0, K.shape[0], c)])
 
 
 def _inverse_diagonal(L, c):
@@ -304,7 +334,7 @@ def _inverse_diagonal(L, c):
     return np.concatenate(parts)
 
 
-def condition_estimate(L, n, c, norm1):
+def condition_estimate(L, n, norm1):
     """``‖S‖₁ · est(‖S⁻¹‖₁)`` from the blocked factor ``L`` (``S = L Lᵀ``, first ``n`` rows).
 
     ``‖S⁻¹‖₁`` is estimated as LAPACK's ``pocon`` does (Hager's method, refined by Higham):
@@ -320,7 +350,7 @@ def condition_estimate(L, n, c, norm1):
 
     def apply(X):
         X = np.asarray(X, dtype=np.float64).reshape(n, -1)
-        return _solve(L, _padded_rows(X, n_pad, c))[:n].compute()
+        return _solve(L, _padded(X, n_pad))[:n]
 
     operator = LinearOperator((n, n), matvec=apply, rmatvec=apply, matmat=apply, dtype=float)
     estimate = onenormest(operator, t=1) if n > 1 else float(abs(apply(np.ones(1))[0, 0]))
@@ -367,10 +397,10 @@ def _factor_and_solve(K, n, Y, K_test, alpha, spill_dir):
     c = K.chunksize[0]
     S = K.map_blocks(_shift_block, alpha, n, dtype=np.float64)
     L = _factor(S, spill_dir, f"factor-{tokenize(K.name, alpha)}")
-    rhs = _padded_rows(np.hstack([Y, K_test.T]), K.shape[0], c)
-    pivots, X = da.compute(da.diagonal(L), _solve(L, rhs))
+    pivots = da.diagonal(L).compute()
     if not np.all(np.isfinite(pivots) & (pivots > 0)):
         raise _not_positive_definite(alpha)
+    X = _solve(L, _padded(np.hstack([Y, K_test.T]), K.shape[0]))
     return L, X[:n], _inverse_diagonal(L, c)[:n]
 
 
@@ -391,9 +421,9 @@ def dual_solve(K, Y, K_test, alpha, spill_dir):
         L, X, h = _factor_and_solve(K, n, Y, K_test, alpha, spill_dir)
         C = Y.shape[1]
         A = X[:, :C]
-        product = (K @ _padded_rows(A, K.shape[0], c))[:n].compute()
+        product = _product(K, _padded(A, K.shape[0]))[:n]
         residual = relative_residual(product + alpha * A - Y, Y)
-        condition = condition_estimate(L, n, c, norm1)
+        condition = condition_estimate(L, n, norm1)
     except np.linalg.LinAlgError:  # a diagonal block's Cholesky (or a solve) failed
         raise _not_positive_definite(alpha) from None
     B = X[:, C:].T
