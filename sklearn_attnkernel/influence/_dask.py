@@ -255,8 +255,8 @@ def _cholesky_into(S, path):
     column is one computation on the active scheduler, so the memory held is one block column
     and the products being summed, not the factor: :func:`dask.array.linalg.cholesky` builds
     one graph for the whole factor, whose blocks all stay in memory until their last use
-    (measured: 10.3 GiB at n = 40 000, for a 6.4 GB factor). The blocks above the diagonal are
-    never written and read as zeros.
+    (measured: 9–10 GiB while factorising at n = 40 000, for a 6.4 GB factor). The blocks
+    above the diagonal are never written and read as zeros.
     """
     import zarr
 
@@ -288,7 +288,7 @@ def _sweep(L, B, lower):
 
     ``B`` is in memory (``n_pad × r``, ``r`` small). Each block row is one computation, which
     reads one block row (or column) of ``L``: one graph for the whole sweep let the scheduler
-    read many blocks of a spilled ``L`` at once (7.3 GiB at n = 40 000,
+    read many blocks of a spilled ``L`` at once (8.2 GiB at n = 40 000,
     ``benchmarks/README.md``).
     """
     c = L.chunksize[0]
@@ -322,7 +322,7 @@ def _inverse_diagonal(L, c):
     """``h_i = Σ_k (L⁻¹)_ki²``, block column by block column of ``L⁻¹``.
 
     One computation per block column, so only that column's blocks are held: one graph for
-    every column let the scheduler hold the solved blocks of many columns at once (8.0 GiB at
+    every column let the scheduler hold the solved blocks of many columns at once (9.9 GiB at
     n = 40 000, ``benchmarks/README.md``).
     """
     n_pad = L.shape[0]
