@@ -49,6 +49,9 @@ WIDTH = 1024
 N_TEST = 200
 N_CLASSES = 10
 THREADS = 2
+#: Rows above which the bare Cholesky runs on one BLAS thread: the limit of ``loo_influence``'s
+#: own Cholesky (a private constant of the package, which benchmarks do not import).
+ONE_THREAD_ABOVE = 12_000
 #: (n_train, chunk_size, width) of the asv comparison; full: the issue's n = 4 000 test size.
 SIZES = {"small": (400, 100, 64), "full": (4_000, 500, WIDTH)}
 
@@ -78,8 +81,6 @@ def bare_cholesky(system):
     """A bare ``scipy.linalg.cho_factor`` of ``system`` in place, on one BLAS thread above
     ``ONE_THREAD_ABOVE`` rows like ``loo_influence`` (OpenBLAS's multithreaded ``dpotrf``
     segfaults on this machine at n >= 17 000)."""
-    from sklearn_attnkernel.influence._linalg import ONE_THREAD_ABOVE  # as empirical_ntk_blocks
-
     large = system.shape[0] > ONE_THREAD_ABOVE
     with threadpool_limits(limits=1, user_api="blas") if large else contextlib.nullcontext():
         cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
