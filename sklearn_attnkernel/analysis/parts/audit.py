@@ -29,7 +29,8 @@ ensemble its scores on that same set), ``spearman``, ``top_k_stability``, and
 Cell-wide: ``test_accuracy`` and the network's training health.
 
 A method that fails numerically (e.g. non-finite scores) gives NaN rows and a cell note, not a
-failed cell. Without dattri the dattri methods are skipped with a note naming
+failed cell: in every ε cell when its clean scores fail, in that ε's cell alone when its scores
+on the attacked training set fail. Without dattri the dattri methods are skipped with a note naming
 ``pip install "sklearn-attnkernel[audit]"``; a cell with no method left is skipped whole.
 """
 
@@ -146,8 +147,12 @@ def _attack_rows(s, clean, method, ensembles, clean_scores, top):
 
 
 def _method_rows(cells, clean, method, recorded, effects):
-    """Every row of one method per cell (one cell per ε) and its notes; raises what the
-    method raises. The clean scores and the agreement are computed once, for every ε."""
+    """Every row of one method per cell (one cell per ε) and its notes.
+
+    The clean scores and the agreement are computed once, for every ε: a failure there is
+    raised (every cell of the method fails). A failure on the attacked training set of one ε
+    gives that cell NaN flip rates and a note, and leaves the other ε alone.
+    """
     from ...influence.metrics import top_positive
 
     s = cells[0]
@@ -158,11 +163,15 @@ def _method_rows(cells, clean, method, recorded, effects):
     if top.size == 0:
         notes = [f"method {method}: no positive influence score, nothing to attack"]
         return [agreement + _failed_rows(s, method, agreement=False)] * len(cells), notes
-    by_cell = [
-        agreement + _attack_rows(cell, clean, method, ensembles, clean_scores, top)
-        for cell in cells
-    ]
-    return by_cell, []
+    by_cell, notes = [], []
+    for cell in cells:
+        try:
+            attacked = _attack_rows(cell, clean, method, ensembles, clean_scores, top)
+        except (ValueError, RuntimeError) as exc:
+            attacked = _failed_rows(cell, method, agreement=False)
+            notes.append(f"method {method} failed at ε = {cell['epsilon']:g}: {exc}")
+        by_cell.append(agreement + attacked)
+    return by_cell, notes
 
 
 def _failed_rows(s, method, agreement=True):

@@ -146,6 +146,33 @@ def test_a_failing_method_gives_nan_rows_and_a_note(monkeypatch, audit_cells):
     assert any("trak failed" in note for note in notes)
 
 
+def test_a_method_failing_at_one_epsilon_leaves_the_other_epsilon_alone(monkeypatch, audit_cells):
+    cells = sorted(
+        (r["settings"] for r in audit_cells if r["settings"]["architecture"] == "relu"),
+        key=lambda s: s["epsilon"],
+    )
+    cells = [{**s, "methods": ["exact"], "n_retrain": 3} for s in cells]
+    real = audit._attack_rows
+
+    def fail_at_small(s, *args):
+        if s["epsilon"] == 0.1:
+            raise ValueError("non-finite influence scores")
+        return real(s, *args)
+
+    monkeypatch.setattr(audit, "_attack_rows", fail_at_small)
+    (_, small, _, notes), (_, large, _, _) = audit.run(cells, {"root": None})
+    flips = {
+        eps: [r["value"] for r in rows if r["metric"] == "flip_rate" and r["attack"] == "pgd"]
+        for eps, rows in ((0.1, small), (0.3, large))
+    }
+    assert np.isnan(flips[0.1]).all()
+    assert np.isfinite(flips[0.3]).all()
+    assert any("failed at ε = 0.1" in note for note in notes)
+    assert [r for r in small if r["metric"] == "agreement"] == [
+        r for r in large if r["metric"] == "agreement"
+    ]
+
+
 def test_without_dattri_the_cell_is_skipped_with_the_install_hint(monkeypatch):
     monkeypatch.setattr(audit.importlib.util, "find_spec", lambda name: None)
     s = {"methods": ["trak", "datainf"]}
