@@ -46,9 +46,11 @@ import logging
 import math
 
 import numpy as np
+import psutil
 import torch
 from torch import nn
 
+from .._utils.memory import check_allocation
 from .attribution_params import DAMPING, INFLUENCE_FUNCTIONS, check_method_params
 
 __all__ = ["AttributionNet", "attribution_scores"]
@@ -228,6 +230,28 @@ def _run(method, attributor, full, train, test):
     return attributor.attribute(train, test)
 
 
+def _check_memory(method, params, n_params):
+    """Refuse, before dattri starts, the parameter-sized matrices that do not fit in memory:
+    the explicit Hessian of ``"if-explicit"`` (``p × p`` float32, with its inverse and one
+    temporary) and the float64 Krylov basis of ``"arnoldi"`` (``max_iter × p``)."""
+    available = psutil.virtual_memory().available
+    if method == "if-explicit":
+        check_allocation(
+            3 * n_params**2 * 4,
+            available,
+            what=f"method='if-explicit' on {n_params} parameters (its explicit Hessian, p × p)",
+            way_out="use a smaller network (width) or method='arnoldi', 'ekfac' or 'datainf'",
+        )
+    elif method == "arnoldi":
+        k = min(int(params["max_iter"]), n_params)
+        check_allocation(
+            2 * k * n_params * 8,
+            available,
+            what=f"method='arnoldi' with max_iter={k} on {n_params} parameters (its Krylov basis)",
+            way_out="lower method_params['max_iter']",
+        )
+
+
 def _scores_at(network, checkpoint, F_train, F_test, targets, method, params, k=0):
     """Scores of ``method`` for the network with the weights of checkpoint number ``k``.
 
@@ -241,6 +265,7 @@ def _scores_at(network, checkpoint, F_train, F_test, targets, method, params, k=
     model = attribution_net(network, checkpoint)
     loss = make_loss(model, criterion_kind(network))
     n_params = sum(p.numel() for p in model.parameters())
+    _check_memory(method, params, n_params)
     full, train, test = _loaders(F_train, targets[0], F_test, targets[1], n_params)
     task = AttributionTask(loss_func=loss, model=model, checkpoints=model.state_dict())
     attributor = _attributor(method, task, params, loss, network)

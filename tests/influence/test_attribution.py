@@ -302,3 +302,23 @@ def test_checkpoints_of_another_network_are_refused(data):
     wrong = [{"W": np.zeros((3, 5)), "A": np.zeros((3, 3))}]
     with pytest.raises(ValueError, match=r"checkpoint with shapes \{'W': \(3, 5\)"):
         influence_scores(fitted, Xte, yte, method="trak", method_params={"checkpoints": wrong})
+
+
+@pytest.mark.parametrize(
+    ("method", "setting"), [("if-explicit", "explicit Hessian"), ("arnoldi", "max_iter")]
+)
+def test_a_parameter_sized_matrix_that_does_not_fit_is_refused_before_dattri_runs(
+    data, monkeypatch, method, setting
+):
+    import sklearn_attnkernel.influence.attribution as attribution
+
+    Xtr, ytr, Xte, yte = data
+    fitted = TwoLayerReLUClassifier(**NET).fit(Xtr, ytr)
+
+    class Tiny:
+        available = 1000  # bytes
+
+    monkeypatch.setattr(attribution.psutil, "virtual_memory", lambda: Tiny)
+    monkeypatch.setattr(attribution, "_attributor", lambda *a: pytest.fail("dattri was called"))
+    with pytest.raises(ValueError, match=rf"method='{method}'.*{setting}.*GiB"):
+        influence_scores(fitted, Xte, yte, method=method)
