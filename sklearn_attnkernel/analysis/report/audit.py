@@ -164,20 +164,27 @@ def audit_tables(results):
     if rows.empty:
         return {}
     summary = _summary(_per_seed(rows))
-    frame = summary.assign(cell=[_cell(row) for row in summary.itertuples()])
-    frame["quantity"] = frame["quantity"].map(_COLUMNS)
-    display = frame.pivot_table(
-        index=_KEYS, columns="quantity", values="cell", aggfunc="first", sort=False
+    cells = summary.assign(
+        cell=[_cell(row) for row in summary.itertuples()],
+        column=summary["quantity"].map(_COLUMNS),
+    )
+    return {
+        "audit": (summary, _display(cells, _COLUMNS.values())),
+        **_malleability_tables(rows),
+    }
+
+
+def _display(cells, order):
+    """The display table of ``cells`` (``_KEYS``, ``column``, ``cell``): one column per name of
+    ``order`` that has cells, rows in the paper's architecture order."""
+    display = cells.pivot_table(
+        index=_KEYS, columns="column", values="cell", aggfunc="first", sort=False
     ).reset_index()
     display.columns.name = None
     display["_order"] = display["architecture"].map(ARCHITECTURE_ORDER).fillna(99)
     display = display.sort_values([*_DATA, "_order", "method"], kind="stable")
     display["architecture"] = display["architecture"].map(architecture_label)
-    columns = [*_KEYS, *(c for c in _COLUMNS.values() if c in display)]
-    return {
-        "audit": (summary, display[columns].reset_index(drop=True)),
-        **_malleability_tables(rows),
-    }
+    return display[[*_KEYS, *(c for c in order if c in display)]].reset_index(drop=True)
 
 
 #: The malleability metrics of the second table, and whether each is a share (shown in %).
@@ -201,30 +208,22 @@ def _malleability_tables(rows):
         where = dict(zip([*_KEYS, "quantity", "baseline"], key, strict=True))
         records.append({**where, "mean": mean, "ci95": half, "n": n})
     summary = pd.DataFrame(records)
-    cells = {}
-    for row in summary.itertuples():
-        percent = _MALLEABILITY[row.quantity][1]
-        place = (*(getattr(row, k) for k in _KEYS), _MALLEABILITY[row.quantity][0])
-        text = format_ci(row.mean, row.ci95, row.n, percent=percent)
-        cells.setdefault(place, {})[row.baseline] = text
-    display = pd.DataFrame(
-        [
-            {
-                **dict(zip([*_KEYS, "column"], place, strict=True)),
-                "cell": " / ".join([pair.get("attack", "—"), pair.get("random", "—")]),
-            }
-            for place, pair in cells.items()
+    text = summary.assign(
+        cell=[
+            format_ci(r.mean, r.ci95, r.n, percent=_MALLEABILITY[r.quantity][1])
+            for r in summary.itertuples()
         ]
     )
-    display = display.pivot_table(
-        index=_KEYS, columns="column", values="cell", aggfunc="first", sort=False
-    ).reset_index()
-    display.columns.name = None
-    display["_order"] = display["architecture"].map(ARCHITECTURE_ORDER).fillna(99)
-    display = display.sort_values([*_DATA, "_order", "method"], kind="stable")
-    display["architecture"] = display["architecture"].map(architecture_label)
-    columns = [*_KEYS, *(label for label, _ in _MALLEABILITY.values() if label in display)]
-    return {"audit_malleability": (summary, display[columns].reset_index(drop=True))}
+    pairs = text.pivot_table(
+        index=[*_KEYS, "quantity"], columns="baseline", values="cell", aggfunc="first", sort=False
+    )
+    pairs = pairs.reindex(columns=["attack", "random"]).fillna("—").reset_index()
+    cells = pairs.assign(
+        cell=pairs["attack"] + " / " + pairs["random"],
+        column=pairs["quantity"].map(lambda q: _MALLEABILITY[q][0]),
+    )
+    order = [label for label, _ in _MALLEABILITY.values()]
+    return {"audit_malleability": (summary, _display(cells, order))}
 
 
 def _established(summary, quantity, sign):
