@@ -46,6 +46,10 @@ PARTS = (
     "audit",
 )
 
+#: The parts whose cells train networks (they seed torch's process-wide generator, and the
+#: report lists their training settings).
+TRAINED_PARTS = PARTS[PARTS.index("ntk") :]
+
 #: The paper's adversarial ε in pixel units (arXiv 2603.13085, its malleability experiments of
 #: Def 3.4): the attack of the complexity, examples and audit parts, and the ε the report reads
 #: flip rates at when the run measured it.

@@ -30,8 +30,9 @@ import threading
 import time
 from pathlib import Path
 
+from .._utils.vocabulary import TRAINED_PARTS
 from .config import ExperimentConfig, load_config
-from .parts import RUNNERS, TORCH_PARTS
+from .parts import RUNNERS
 from .parts.models import model_seed
 from .store import (
     CELL_FORMAT,
@@ -83,7 +84,7 @@ def _limit_threads(threads, part):
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)
-    if part in TORCH_PARTS:
+    if part in TRAINED_PARTS:
         import torch
 
         if torch.get_num_threads() != threads:
@@ -157,7 +158,7 @@ def run_task(part, cell_settings, context):
     keys = [cell_key(s) for s in cell_settings]
     # The networks seed torch's process-wide generator (inside fork_rng), so two threads
     # training at once would draw from each other's stream: torch cells take turns per process.
-    with _TORCH_LOCK if part in TORCH_PARTS else contextlib.nullcontext():
+    with _TORCH_LOCK if part in TRAINED_PARTS else contextlib.nullcontext():
         _limit_threads(context["threads"], part)
         started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         start = time.perf_counter()

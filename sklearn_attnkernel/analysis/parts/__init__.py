@@ -17,7 +17,7 @@ from . import (
     ntk,
 )
 
-__all__ = ["RUNNERS", "TORCH_PARTS"]
+__all__ = ["RUNNERS"]
 
 #: The runner of each part (see :data:`~sklearn_attnkernel._utils.vocabulary.PARTS`).
 RUNNERS = {
@@ -31,14 +31,3 @@ RUNNERS = {
     "landscape": landscape.run,
     "audit": audit.run,
 }
-
-#: Parts whose cells train networks (they seed torch\'s process-wide generator).
-TORCH_PARTS = (
-    "ntk",
-    "malleability",
-    "interventions",
-    "complexity",
-    "examples",
-    "landscape",
-    "audit",
-)

@@ -12,6 +12,7 @@ scores mean nothing, so :func:`drop_near_chance` leaves its cells out of the ver
 
 import pandas as pd
 
+from ..._utils.vocabulary import TRAINED_PARTS
 from ...influence.health import NEAR_CHANCE_SKILL
 from .formatting import format_ci, label_architectures
 from .load import part_rows
@@ -66,7 +67,6 @@ _SETTINGS = (
     ("loss", "loss (ntk: training; malleability, examples: influence)"),
     ("dtype", "dtype"),
 )
-_TRAINED_PARTS = ("ntk", "malleability", "interventions", "complexity", "examples", "landscape")
 #: The column that flags rows whose networks include some near chance.
 NEAR_CHANCE = "near chance"
 #: The two columns that say how the training of a row's networks ended: how many converged
@@ -74,15 +74,7 @@ NEAR_CHANCE = "near chance"
 #: columns rather than one sentence keep wide tables such as Table 1 to one line per row.
 CONVERGENCE = ("converged", "epochs used")
 # What a convergence column may match a table's rows on (besides the network's seed).
-_CONVERGENCE_KEYS = [
-    "dataset",
-    "setting",
-    "n_train",
-    "architecture",
-    "width",
-    "adversarial_training",
-    "stopping",
-]
+_CONVERGENCE_KEYS = [*(key for key in NETWORK_KEYS if key != "seed"), "stopping"]
 
 
 def with_stopping(frame):
@@ -273,7 +265,7 @@ def settings_table(results):
     trained for exactly ``epochs``.
     """
     rows = []
-    for part in _TRAINED_PARTS:
+    for part in TRAINED_PARTS:
         cells = part_rows(results, part) if "part" in results else results.iloc[:0]
         if cells.empty:
             continue

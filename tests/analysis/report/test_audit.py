@@ -133,6 +133,11 @@ def test_the_report_has_the_audit_section(tmp_path):
 
     config = {**TINY_AUDIT, "audit": {**TINY_AUDIT["audit"], "methods": ["exact", "trak"]}}
     run_experiment(config, tmp_path, progress=False)
+    from sklearn_attnkernel.analysis.report import load_results
+    from sklearn_attnkernel.analysis.report.networks import settings_table
+
+    settings = settings_table(load_results(tmp_path)[0]).set_index("part")
+    assert settings.loc["audit", "epochs (fixed)"] == "20"  # its own training, listed
     text = (tmp_path / "report.md").read_text()
     assert f"## {AUDIT_TITLE} (part audit)" in text
     assert "one seed, so no interval over seeds is possible" in text
