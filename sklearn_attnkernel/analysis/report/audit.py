@@ -71,11 +71,15 @@ def _all_rows(results):
     return rows[rows["method"].notna()]
 
 
-def _rows(results):
-    """The audit's method rows at the reported ε (each ε cell repeats the agreement rows)."""
-    rows = _all_rows(results)
+def _at_reported_epsilon(rows):
+    """``rows`` at the reported ε (each ε cell repeats the agreement rows)."""
     eps = reported_epsilon(rows["epsilon"]) if "epsilon" in rows else None
     return rows if eps is None else rows[rows["epsilon"] == eps]
+
+
+def _rows(results):
+    """The audit's method rows at the reported ε."""
+    return _at_reported_epsilon(_all_rows(results))
 
 
 def _per_seed(rows):
@@ -426,4 +430,4 @@ def audit_figures(results):
     if rows.empty:
         return
     yield from _epsilon_figures(rows)
-    yield from _k_figures(_rows(results))
+    yield from _k_figures(_at_reported_epsilon(rows))
