@@ -64,7 +64,7 @@ _SETTINGS = (
     ("width", "widths m"),
     ("tol", "tolerance"),
     ("n_iter_no_change", "patience (epochs)"),
-    ("loss", "loss (ntk: training; malleability, examples: influence)"),
+    ("loss", "loss (ntk: training; the other parts: exact influence)"),
     ("dtype", "dtype"),
 )
 #: The column that flags rows whose networks include some near chance.
